@@ -1,0 +1,105 @@
+"""The ``orthanc-rem`` command: import archives of dose objects without Orthanc, dump the database.
+
+``import`` runs exactly the extraction and storage the Orthanc workers run, so old RDSR archives
+end up the same as objects received over the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from orthanc_rem import database, model
+from orthanc_rem.config import load_settings
+
+
+def expand_paths(patterns: list[str]) -> Iterator[Path]:
+    """Files named, matched by a glob (quoted globs work too) or found under a folder, sorted."""
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            print(f"orthanc-rem: no file matches {pattern}", file=sys.stderr)
+        for match in matches:
+            path = Path(match)
+            if path.is_dir():
+                yield from sorted(p for p in path.rglob("*") if p.is_file())
+            else:
+                yield path
+
+
+def command_import(args: argparse.Namespace) -> int:
+    from orthanc_rem.ingest import ingest_object
+
+    settings = load_settings(database_url=args.database)
+    database.upgrade_schema(settings.database_url)
+    sessions = database.session_factory(settings.database_url)
+    counts: Counter[str] = Counter()
+    for path in expand_paths(args.files):
+        if not path.exists():
+            counts["missing"] += 1
+            print(f"{path}: missing", file=sys.stderr)
+            continue
+        outcome = ingest_object(sessions, path, source=f"file:{path.resolve()}")
+        counts[outcome.outcome] += 1
+        detail = f" ({outcome.reason})" if outcome.reason else ""
+        print(f"{path}: {outcome.outcome}{detail}")
+    summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+    print(f"orthanc-rem import: {summary or 'nothing to import'}")
+    return 1 if counts["failed"] or counts["missing"] else 0
+
+
+def command_dump(args: argparse.Namespace) -> int:
+    from orthanc_rem.study_document import study_document
+
+    settings = load_settings(database_url=args.database)
+    database.upgrade_schema(settings.database_url)
+    sessions = database.session_factory(settings.database_url)
+    with sessions() as session:
+        studies = session.scalars(select(model.Study).order_by(model.Study.id)).all()
+        documents = [study_document(study) for study in studies]
+    json.dump(documents, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def command_migrate(args: argparse.Namespace) -> int:
+    settings = load_settings(database_url=args.database)
+    database.upgrade_schema(settings.database_url)
+    print(f"database {make_url(settings.database_url).render_as_string(hide_password=True)} is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orthanc-rem", description=__doc__)
+    parser.add_argument(
+        "--database",
+        help="SQLAlchemy URL of the dose database (default: $ORTHANC_REM_DATABASE, else the service's own)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    importer = commands.add_parser("import", help="import DICOM dose objects from files, globs or folders")
+    importer.add_argument("files", nargs="+")
+    importer.set_defaults(run=command_import)
+    dump = commands.add_parser("dump", help="print every stored study as JSON (the API's document)")
+    dump.set_defaults(run=command_dump)
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(run=command_migrate)
+    for sub in (importer, dump, migrate):
+        sub.add_argument("--database", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Where the service keeps its data and how its parts find each other.
+
+One place resolves every setting, in this order (first wins):
+1. an explicit argument (``--database`` on the command line);
+2. environment variables ``ORTHANC_REM_*`` (how the plugin hands settings to its workers, and
+   how Docker deployments override the JSON);
+3. the ``OrthancRem`` section of Orthanc's configuration (``orthanc.json``);
+4. defaults: everything on SQLite under one data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SECTION = "OrthancRem"
+
+
+def default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "orthanc-rem"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    queue_url: str
+    workers: int = 2
+    worker_python: str = "python3"
+    url_prefix: str = "/rem"
+    orthanc_url: str = "http://127.0.0.1:8042"
+    orthanc_authorization: str | None = None
+    page_size: int = 25
+
+    def worker_environment(self) -> dict[str, str]:
+        """What a worker process needs to find the database, the queue and Orthanc."""
+        env = {
+            "ORTHANC_REM_DATA": str(self.data_dir),
+            "ORTHANC_REM_DATABASE": self.database_url,
+            "ORTHANC_REM_QUEUE": self.queue_url,
+            "ORTHANC_REM_WORKERS": str(self.workers),
+            "ORTHANC_REM_ORTHANC_URL": self.orthanc_url,
+        }
+        if self.orthanc_authorization:
+            env["ORTHANC_REM_ORTHANC_AUTHORIZATION"] = self.orthanc_authorization
+        return env
+
+
+def _first(*values: Any) -> Any:
+    for value in values:
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def load_settings(
+    orthanc_configuration: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    database_url: str | None = None,
+) -> Settings:
+    """Resolve settings; ``orthanc_configuration`` is Orthanc's merged JSON when running inside it."""
+    env = os.environ if environ is None else environ
+    if orthanc_configuration is None and env.get("ORTHANC_REM_CONFIG"):
+        orthanc_configuration = json.loads(Path(env["ORTHANC_REM_CONFIG"]).read_text("utf-8"))
+    orthanc = orthanc_configuration or {}
+    section: Mapping[str, Any] = orthanc.get(SECTION) or {}
+
+    data_dir = Path(_first(env.get("ORTHANC_REM_DATA"), section.get("DataDirectory")) or default_data_dir())
+    database = _first(database_url, env.get("ORTHANC_REM_DATABASE"), section.get("Database"))
+    database = database or f"sqlite:///{data_dir / 'orthanc-rem.sqlite'}"
+    queue = _first(env.get("ORTHANC_REM_QUEUE"), section.get("Queue")) or f"sqlite:///{data_dir / 'queue.sqlite'}"
+    http_port = orthanc.get("HttpPort", 8042)
+    return Settings(
+        data_dir=data_dir,
+        database_url=normalise_database_url(database),
+        queue_url=queue,
+        workers=int(_first(env.get("ORTHANC_REM_WORKERS"), section.get("Workers")) or 2),
+        worker_python=_first(env.get("ORTHANC_REM_PYTHON"), section.get("WorkerPython")) or "python3",
+        url_prefix="/" + str(section.get("UrlPrefix") or "rem").strip("/"),
+        orthanc_url=_first(env.get("ORTHANC_REM_ORTHANC_URL"), section.get("OrthancUrl"))
+        or f"http://127.0.0.1:{http_port}",
+        orthanc_authorization=_first(
+            env.get("ORTHANC_REM_ORTHANC_AUTHORIZATION"), section.get("OrthancAuthorization")
+        ),
+        page_size=int(section.get("PageSize") or 25),
+    )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and pick the driver we ship (psycopg2)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url

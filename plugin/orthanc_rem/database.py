@@ -1,0 +1,94 @@
+"""Connecting to the dose database and bringing its schema up to date.
+
+SQLite is the embedded default; PostgreSQL is chosen by giving a ``postgresql://`` URL.
+SQLite needs care to be safe with several worker processes: WAL journal (readers never block
+the writer), a busy timeout (writers queue instead of failing) and ``BEGIN IMMEDIATE`` so that a
+transaction takes the write lock at its start instead of failing to upgrade a read lock half way
+through (the classic "database is locked" under concurrency).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+_engines: dict[tuple[str, bool], Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def make_engine(url: str, *, writer: bool = True) -> Engine:
+    """A new engine for ``url`` with the SQLite concurrency settings applied.
+
+    ``writer=False`` is for readers (the dose pages): their transactions start with a plain
+    ``BEGIN`` so that a page view never takes, or waits for, SQLite's write lock.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        _configure_sqlite(engine, "BEGIN IMMEDIATE" if writer else "BEGIN")
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _configure_sqlite(engine: Engine, begin: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not the driver, issue BEGIN (pysqlite's implicit transactions
+        # would otherwise start a deferred transaction behind our back).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql(begin)
+
+
+def engine_for(url: str, *, writer: bool = True) -> Engine:
+    """One shared engine per URL, role and process (engines own connection pools)."""
+    with _engines_lock:
+        engine = _engines.get((url, writer))
+        if engine is None:
+            engine = _engines[(url, writer)] = make_engine(url, writer=writer)
+        return engine
+
+
+def session_factory(url: str, *, writer: bool = True) -> sessionmaker[Session]:
+    return sessionmaker(engine_for(url, writer=writer), expire_on_commit=False)
+
+
+def upgrade_schema(url: str) -> None:
+    """Apply every Alembic migration not yet applied to the database at ``url``."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), "head")
+
+
+def alembic_config(url: str):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["engine_url"] = url
+    return config
+
+
+def dispose_all() -> None:
+    """Close pooled connections, e.g. after a fork."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()

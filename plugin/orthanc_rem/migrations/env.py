@@ -1,0 +1,36 @@
+"""Alembic environment: runs migrations on the URL handed over by ``database.upgrade_schema``."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from orthanc_rem.model import Base
+
+config = context.config
+url = config.attributes.get("engine_url") or config.get_main_option("sqlalchemy.url")
+
+
+def run_migrations() -> None:
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=Base.metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes may start at once (workers, plugin, CLI): serialise migrations.
+            connection.exec_driver_sql("SELECT pg_advisory_lock(727001)")
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SELECT pg_advisory_unlock(727001)")
+            connection.commit()
+    engine.dispose()
+
+
+run_migrations()

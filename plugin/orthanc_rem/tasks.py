@@ -1,0 +1,80 @@
+"""The extraction queue: huey tasks that turn objects stored in Orthanc into dose rows.
+
+The queue is built from settings rather than at import time, because the producer (the plugin,
+configured by ``orthanc.json``) and the consumers (worker processes, configured by the
+environment the plugin hands them) learn their settings differently but must agree on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.error
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.api import TaskWrapper
+
+from orthanc_rem import database
+from orthanc_rem.config import Settings
+from orthanc_rem.ingest import DOSE_REPORT_SOP_CLASSES, ObjectOutcome, ingest_object
+from orthanc_rem.orthanc_client import OrthancClient, OrthancUnavailable
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "orthanc-rem"
+
+
+def create_huey(queue_url: str) -> Huey:
+    """``sqlite:///path`` (embedded default) or ``redis://host:port/db``."""
+    parsed = urlparse(queue_url)
+    if parsed.scheme == "sqlite":
+        path = queue_url[len("sqlite:///") :] if queue_url.startswith("sqlite:///") else parsed.path
+        # results=False: nobody reads task results, and storing them would grow the queue file.
+        return SqliteHuey(QUEUE_NAME, filename=path, results=False, timeout=60)
+    if parsed.scheme in ("redis", "rediss"):
+        return RedisHuey(QUEUE_NAME, url=queue_url, results=False)
+    raise ValueError(f"unsupported queue URL {queue_url!r}: use sqlite:///path or redis://host:port/db")
+
+
+@dataclass
+class ExtractionQueue:
+    huey: Huey
+    ingest_orthanc_instance: TaskWrapper
+
+
+def build_queue(settings: Settings) -> ExtractionQueue:
+    huey = create_huey(settings.queue_url)
+    worker_state: dict[str, object] = {}
+
+    def client() -> OrthancClient:
+        if "client" not in worker_state:
+            worker_state["client"] = OrthancClient(settings.orthanc_url, settings.orthanc_authorization)
+        return worker_state["client"]  # type: ignore[return-value]
+
+    @huey.task(retries=20, retry_delay=3, name="ingest_orthanc_instance")
+    def ingest_orthanc_instance(orthanc_id: str) -> str:
+        """Retried only when Orthanc cannot be reached; bad objects are quarantined, not retried."""
+        outcome = process_orthanc_instance(settings, client(), orthanc_id)
+        return outcome.outcome
+
+    return ExtractionQueue(huey, ingest_orthanc_instance)
+
+
+def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_id: str) -> ObjectOutcome:
+    sessions = database.session_factory(settings.database_url)
+    source = f"orthanc:{orthanc_id}"
+    try:
+        sop_class_uid = client.sop_class_uid(orthanc_id)
+        if sop_class_uid is not None and sop_class_uid not in DOSE_REPORT_SOP_CLASSES:
+            # Decided from Orthanc's metadata: images are not downloaded at all.
+            return ObjectOutcome(source, "ignored", f"SOP class {sop_class_uid} is not a dose report")
+        content = client.instance_file(orthanc_id)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            log.info("instance %s was deleted before it could be processed", orthanc_id)
+            return ObjectOutcome(source, "ignored", "deleted from Orthanc before processing")
+        raise OrthancUnavailable(f"Orthanc answered {exc.code} for {orthanc_id}") from exc
+    outcome = ingest_object(sessions, content, source=source, orthanc_id=orthanc_id)
+    log.info("%s: %s %s", source, outcome.outcome, outcome.reason)
+    return outcome

@@ -1,0 +1,85 @@
+"""The Orthanc adapter: the only module that imports ``orthanc``.
+
+Orthanc loads this file (``"PythonScript"`` in orthanc.json). It only translates Orthanc events
+into plain calls and back, following orthanc-notes §0:
+
+* NEW_INSTANCE change events enqueue the instance for extraction (milliseconds, in Orthanc's
+  change thread, never in the C-STORE path);
+* ORTHANC_STARTED starts the extraction worker processes, ORTHANC_STOPPED stops them;
+* the Flask dose browser answers under ``/rem`` through our WSGI bridge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import orthanc
+
+from orthanc_rem import database
+from orthanc_rem.config import load_settings
+from orthanc_rem.supervisor import WorkerSupervisor
+from orthanc_rem.tasks import build_queue
+from orthanc_rem_web.app import create_app
+from orthanc_rem_web.wsgi_bridge import make_rest_callback, route_pattern
+
+
+class _OrthancLogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        message = self.format(record)
+        if record.levelno >= logging.ERROR:
+            orthanc.LogError(message)
+        elif record.levelno >= logging.WARNING:
+            orthanc.LogWarning(message)
+        else:
+            orthanc.LogInfo(message)
+
+
+logging.getLogger("orthanc_rem").addHandler(_OrthancLogHandler())
+logging.getLogger("orthanc_rem").setLevel(logging.INFO)
+
+configuration = json.loads(orthanc.GetConfiguration())
+settings = load_settings(configuration)
+try:
+    # Our own database, not Orthanc's: allowed during plugin initialisation.
+    database.upgrade_schema(settings.database_url)
+except Exception as exc:  # noqa: BLE001 - Orthanc must still start; the pages will show the error
+    orthanc.LogError(f"orthanc-rem: cannot prepare the dose database {settings.database_url}: {exc}")
+
+queue = build_queue(settings)
+supervisor: WorkerSupervisor | None = None
+
+app = create_app(settings)
+orthanc.RegisterRestCallback(route_pattern(settings.url_prefix), make_rest_callback(app, settings.url_prefix))
+
+
+def _start_workers() -> None:
+    global supervisor
+    worker_settings = settings
+    if not settings.orthanc_authorization:
+        # A token valid for this Orthanc process; the workers live and die with it.
+        from dataclasses import replace
+
+        worker_settings = replace(settings, orthanc_authorization=orthanc.GenerateRestApiAuthorizationToken())
+    supervisor = WorkerSupervisor(
+        [settings.worker_python, "-m", "orthanc_rem.worker"],
+        worker_settings.worker_environment(),
+        log_line=orthanc.LogWarning,
+    )
+    supervisor.start()
+
+
+def on_change(change_type: int, _level: int, resource_id: str) -> None:
+    if change_type == orthanc.ChangeType.NEW_INSTANCE:
+        queue.ingest_orthanc_instance(resource_id)
+    elif change_type == orthanc.ChangeType.ORTHANC_STARTED:
+        if settings.workers > 0:
+            _start_workers()
+        orthanc.LogWarning(f"orthanc-rem: dose pages at {settings.url_prefix}/ on Orthanc's HTTP port")
+    elif change_type == orthanc.ChangeType.ORTHANC_STOPPED and supervisor is not None:
+        supervisor.stop()
+
+
+orthanc.RegisterOnChangeCallback(on_change)
+orthanc.LogWarning(f"orthanc-rem loaded (Python {sys.version.split()[0]}), database {settings.database_url}")

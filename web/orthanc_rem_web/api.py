@@ -1,0 +1,52 @@
+"""The JSON API: the same studies as the pages, with every stored field and its unit.
+
+``/api/studies`` lists summaries (newest first, filtered and paged like the CT list);
+``/api/studies/<id>`` is the whole study document (``orthanc_rem.study_document``);
+``/api/rejected`` lists the objects that were not imported and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, request
+
+from orthanc_rem import study_document
+from orthanc_rem_web.app import API_PER_PAGE, browser, dose_session, list_query, page_arguments
+
+blueprint = Blueprint("api", __name__)
+
+
+@blueprint.get("/studies")
+def studies() -> dict[str, Any]:
+    query = list_query(request.args, browser().settings.page_size, API_PER_PAGE)
+    rows, total = study_document.load_studies(
+        dose_session(),
+        modality=request.args.get("modality") or None,
+        date_from=query.date_from,
+        date_until=query.date_until,
+        page=query.page,
+        per_page=query.per_page,
+    )
+    return {
+        "total": total,
+        "page": query.page,
+        "per_page": query.per_page,
+        "studies": [study_document.study_summary(row) for row in rows],
+    }
+
+
+@blueprint.get("/studies/<int:study_id>")
+def study(study_id: int) -> dict[str, Any]:
+    row = study_document.load_study(dose_session(), study_id)
+    if row is None:
+        abort(404, description=f"There is no study with id {study_id}.")
+    return study_document.study_document(row)
+
+
+@blueprint.get("/rejected")
+def rejected() -> Any:
+    """A plain list, most recent first; ``page``/``per_page`` (up to 1000, the default) page through it."""
+    page, per_page = page_arguments(request.args, API_PER_PAGE.stop - 1, API_PER_PAGE)
+    rows, total = study_document.load_rejected(dose_session(), page, per_page)
+    return [study_document.rejected_document(row) for row in rows], 200, {"X-Total-Count": str(total)}
