@@ -18,6 +18,7 @@ until every object has its row, and prints:
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
 import os
 import statistics
@@ -63,9 +64,10 @@ def _renew_event_uids(node: pydicom.Dataset) -> None:
 def make_reports(count: int, folder: Path) -> list[Path]:
     """``count`` distinct RDSR files made from the corpus templates, round robin."""
     templates = [pydicom.dcmread(CORPUS / name) for name in TEMPLATES]
+    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
-        ds = templates[index % len(templates)].copy()
+        ds = copy.deepcopy(templates[index % len(templates)])
         ds.StudyInstanceUID = generate_uid()
         ds.SeriesInstanceUID = generate_uid()
         ds.SOPInstanceUID = generate_uid()
@@ -142,6 +144,19 @@ def _is_worker(process: psutil.Process) -> bool:
         return False
 
 
+def cpu_seconds(orthanc_pid: int) -> dict[str, float]:
+    """CPU time (user + system) spent so far by Orthanc and by the worker processes."""
+    orthanc = psutil.Process(orthanc_pid)
+    times = {"orthanc": sum(orthanc.cpu_times()[:2]), "workers": 0.0}
+    for child in orthanc.children(recursive=True):
+        try:
+            if _is_worker(child):
+                times["workers"] += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return times
+
+
 def processed_times(url: str) -> dict[str, dt.datetime]:
     sessions = database.session_factory(url)
     with sessions() as session:
@@ -181,6 +196,7 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
             time.sleep(0.1)
         end = time.time()
         sampler.stop_event.set()
+        cpu = cpu_seconds(orthanc._process.pid)
         rows = processed_times(database_url)
     finally:
         orthanc.stop()
@@ -204,6 +220,10 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
         worst = latencies[-1]
         print(f"store-to-row latency: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {worst * 1000:.0f} ms")
+    print(
+        f"CPU time: Orthanc {cpu['orthanc']:.1f} s ({cpu['orthanc'] / len(files) * 1000:.1f} ms/object), "
+        f"workers {cpu['workers']:.1f} s ({cpu['workers'] / len(files) * 1000:.1f} ms/object)"
+    )
     mib = 1024 * 1024
     print(
         f"peak RSS: workers {sampler.peak_workers_total / mib:.0f} MiB in total "

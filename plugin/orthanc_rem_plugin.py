@@ -45,7 +45,7 @@ try:
     # Our own database, not Orthanc's: allowed during plugin initialisation.
     database.upgrade_schema(settings.database_url)
 except Exception as exc:  # noqa: BLE001 - Orthanc must still start; the pages will show the error
-    orthanc.LogError(f"orthanc-rem: cannot prepare the dose database {settings.database_url}: {exc}")
+    orthanc.LogError(f"orthanc-rem: cannot prepare the dose database {database.describe(settings.database_url)}: {exc}")
 
 queue = build_queue(settings)
 supervisor: WorkerSupervisor | None = None
@@ -82,4 +82,6 @@ def on_change(change_type: int, _level: int, resource_id: str) -> None:
 
 
 orthanc.RegisterOnChangeCallback(on_change)
-orthanc.LogWarning(f"orthanc-rem loaded (Python {sys.version.split()[0]}), database {settings.database_url}")
+orthanc.LogWarning(
+    f"orthanc-rem loaded (Python {sys.version.split()[0]}), database {database.describe(settings.database_url)}"
+)

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from orthanc_rem import database, model
 from orthanc_rem.config import load_settings
@@ -73,7 +72,7 @@ def command_dump(args: argparse.Namespace) -> int:
 def command_migrate(args: argparse.Namespace) -> int:
     settings = load_settings(database_url=args.database)
     database.upgrade_schema(settings.database_url)
-    print(f"database {make_url(settings.database_url).render_as_string(hide_password=True)} is up to date")
+    print(f"database {database.describe(settings.database_url)} is up to date")
     return 0
 
 

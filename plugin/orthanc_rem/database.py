@@ -86,6 +86,11 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
     return config
 
 
+def describe(url: str) -> str:
+    """The URL with its password masked, for logs and messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def dispose_all() -> None:
     """Close pooled connections, e.g. after a fork."""
     with _engines_lock:

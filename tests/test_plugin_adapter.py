@@ -1,0 +1,116 @@
+"""The Orthanc adapter with a fake ``orthanc`` module: what it registers and what each event does.
+
+The real plugin is exercised end to end in test_orthanc_ingest.py; here the wiring is checked
+without Orthanc (notes §4: a SimpleNamespace stub in ``sys.modules``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+PLUGIN_DIR = Path(__file__).resolve().parents[1] / "plugin"
+
+
+class FakeOrthanc(types.SimpleNamespace):
+    def __init__(self, configuration: dict) -> None:
+        super().__init__(
+            ChangeType=types.SimpleNamespace(NEW_INSTANCE=3, ORTHANC_STARTED=10, ORTHANC_STOPPED=11, STABLE_STUDY=9),
+            rest_callbacks={},
+            change_callbacks=[],
+            logs=[],
+        )
+        self._configuration = configuration
+
+    def GetConfiguration(self) -> str:  # noqa: N802 - the SDK's name
+        return json.dumps(self._configuration)
+
+    def RegisterRestCallback(self, pattern, callback) -> None:  # noqa: N802
+        self.rest_callbacks[pattern] = callback
+
+    def RegisterOnChangeCallback(self, callback) -> None:  # noqa: N802
+        self.change_callbacks.append(callback)
+
+    def GenerateRestApiAuthorizationToken(self) -> str:  # noqa: N802
+        return "Bearer fake-token"
+
+    def LogWarning(self, message: str) -> None:  # noqa: N802
+        self.logs.append(message)
+
+    LogInfo = LogError = LogWarning
+
+
+@pytest.fixture
+def plugin(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    fake = FakeOrthanc(
+        {
+            "HttpPort": 8999,
+            "OrthancRem": {
+                "Database": f"sqlite:///{tmp_path / 'rem.sqlite'}",
+                "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+                "Workers": 2,
+                "WorkerPython": "/opt/venv/bin/python",
+            },
+        }
+    )
+    for name in [n for n in list(os.environ) if n.startswith("ORTHANC_REM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setitem(sys.modules, "orthanc", fake)
+    monkeypatch.syspath_prepend(str(PLUGIN_DIR))
+    started: list[tuple[list[str], dict[str, str]]] = []
+
+    class RecordingSupervisor:
+        def __init__(self, command, environment, log_line) -> None:  # type: ignore[no-untyped-def]
+            self.command, self.environment = command, environment
+            self.stopped = False
+
+        def start(self) -> None:
+            started.append((self.command, self.environment))
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    sys.modules.pop("orthanc_rem_plugin", None)
+    module = importlib.import_module("orthanc_rem_plugin")
+    monkeypatch.setattr(module, "WorkerSupervisor", RecordingSupervisor)
+    yield fake, module, started
+    sys.modules.pop("orthanc_rem_plugin", None)
+
+
+
+def test_registers_the_dose_pages_under_rem_and_one_change_callback(plugin):
+    fake, _module, _started = plugin
+    assert list(fake.rest_callbacks) == ["/rem(/.*)?"]
+    assert len(fake.change_callbacks) == 1
+
+
+def test_new_instance_is_enqueued_not_processed(plugin):
+    fake, module, _started = plugin
+    fake.change_callbacks[0](fake.ChangeType.NEW_INSTANCE, 3, "0a1b2c3d-instance")
+    assert module.queue.huey.pending_count() == 1
+    (task,) = module.queue.huey.pending()
+    assert task.args == ("0a1b2c3d-instance",)
+
+
+def test_other_changes_enqueue_nothing(plugin):
+    fake, module, _started = plugin
+    fake.change_callbacks[0](fake.ChangeType.STABLE_STUDY, 1, "study")
+    assert module.queue.huey.pending_count() == 0
+
+
+def test_workers_start_with_orthanc_and_get_a_token(plugin):
+    fake, module, started = plugin
+    fake.change_callbacks[0](fake.ChangeType.ORTHANC_STARTED, 4, "")
+    ((command, environment),) = started
+    assert command == ["/opt/venv/bin/python", "-m", "orthanc_rem.worker"]
+    assert environment["ORTHANC_REM_ORTHANC_AUTHORIZATION"] == "Bearer fake-token"
+    assert environment["ORTHANC_REM_ORTHANC_URL"] == "http://127.0.0.1:8999"
+    assert environment["ORTHANC_REM_DATABASE"].endswith("rem.sqlite")
+    fake.change_callbacks[0](fake.ChangeType.ORTHANC_STOPPED, 4, "")
+    assert module.supervisor.stopped
