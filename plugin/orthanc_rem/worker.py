@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: settings)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s orthanc-rem-worker %(levelname)s %(message)s")
+    # Alembic announces every plugin it sets up and huey every task it runs: one line per object
+    # (ours, in tasks.py) is what an administrator wants in Orthanc's log.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("huey").setLevel(logging.WARNING)
     settings = load_settings()
     database.upgrade_schema(settings.database_url)
     database.dispose_all()  # no pooled connection may cross the fork into worker processes
