@@ -128,3 +128,13 @@ def test_bad_objects_are_quarantined_and_others_go_on(corpus, sessions, tmp_path
     assert set(rejected) == {f"file:{truncated}", f"file:{text}", f"file:{corpus('ESR_non-dose.dcm')}"}
     assert all(r.reason for r in rejected.values())
     assert count(sessions, model.Study) == 1
+
+
+def test_a_quarantined_object_that_imports_after_a_fix_leaves_the_list(corpus, sessions, tmp_path):
+    good = corpus("CT-RDSR-ToshibaPixelMed.dcm").read_bytes()
+    first = ingest_object(sessions, good[:2500], source="orthanc:abc")
+    assert first.outcome == "failed"
+    assert count(sessions, model.RejectedObject) == 1
+    again = ingest_object(sessions, good, source="orthanc:abc")
+    assert again.outcome == "imported"
+    assert count(sessions, model.RejectedObject) == 0

@@ -59,8 +59,7 @@ def ingest_object(
             raise _Unsupported(f"SOP class {sop_class_uid or 'missing'} is not a dose report this version imports")
         report = read_ct_dose_report(dataset)
         with sessions() as session:
-            result = persistence.store_ct_report(session, report, orthanc_id)
-            persistence.clear_rejection(session, source)
+            result = persistence.store_ct_report(session, report, orthanc_id, source)
         return ObjectOutcome(source, result.outcome, result.detail, result.study_id, sop_instance_uid)
     except NotADoseReport as exc:
         return _reject(sessions, source, "not_dose_report", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)

@@ -3,25 +3,39 @@
 Workers live in their own processes (see orthanc-notes §5), so they use plain HTTP on loopback
 rather than the plugin SDK: no GIL shared with Orthanc, no SDK call that blocks C-STORE.
 Authorisation is either a service account (``user:password``) or the bearer token the plugin
-generated for the workers it started.
+generated for the workers it started. One keep-alive connection per client: a new TCP
+connection per request costs both sides more than the request itself.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
-import urllib.error
-import urllib.request
+import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class OrthancUnavailable(Exception):
     """Orthanc could not be reached; the task should be retried, not the object quarantined."""
 
 
+class OrthancHttpError(Exception):
+    def __init__(self, status: int, path: str, body: bytes) -> None:
+        super().__init__(f"Orthanc answered {status} for {path}: {body[:200]!r}")
+        self.status = status
+
+
 class OrthancClient:
     def __init__(self, url: str, authorization: str | None = None, timeout: float = 60.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"Orthanc URL must be http(s)://host:port, not {url!r}")
         self.url = url.rstrip("/")
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._base_path = parts.path.rstrip("/")
         self.timeout = timeout
         self._headers: dict[str, str] = {}
         if authorization:
@@ -30,16 +44,34 @@ class OrthancClient:
             else:
                 token = base64.b64encode(authorization.encode("utf-8")).decode("ascii")
                 self._headers["Authorization"] = f"Basic {token}"
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            factory = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+            self._connection = factory(self._netloc, timeout=self.timeout)
+        return self._connection
 
     def get(self, path: str) -> bytes:
-        request = urllib.request.Request(self.url + path, headers=self._headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                return answer.read()
-        except urllib.error.HTTPError:
-            raise
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
-            raise OrthancUnavailable(f"{self.url}: {exc}") from exc
+        with self._lock:
+            # A keep-alive connection may have been closed by Orthanc meanwhile: retry once on a new one.
+            for attempt in (1, 2):
+                connection = self._connect()
+                try:
+                    connection.request("GET", self._base_path + path, headers=self._headers)
+                    response = connection.getresponse()
+                    body = response.read()
+                except (http.client.HTTPException, OSError) as exc:
+                    connection.close()
+                    self._connection = None
+                    if attempt == 2:
+                        raise OrthancUnavailable(f"{self.url}: {exc}") from exc
+                    continue
+                if response.status >= 400:
+                    raise OrthancHttpError(response.status, path, body)
+                return body
+        raise AssertionError("unreachable")
 
     def get_json(self, path: str) -> Any:
         return json.loads(self.get(path))
@@ -51,7 +83,13 @@ class OrthancClient:
         """Orthanc keeps the SOP Class UID as instance metadata: no need to download the file."""
         try:
             return self.get(f"/instances/{orthanc_id}/metadata/SopClassUid").decode("utf-8").strip() or None
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
+        except OrthancHttpError as exc:
+            if exc.status == 404:
                 return None
             raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

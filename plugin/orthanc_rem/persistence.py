@@ -43,10 +43,18 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def store_ct_report(session: Session, report: records.CtDoseReport, orthanc_id: str | None = None) -> IngestResult:
-    """Store one CT dose report and commit; see the module docstring for the rules."""
+def store_ct_report(
+    session: Session, report: records.CtDoseReport, orthanc_id: str | None = None, source: str | None = None
+) -> IngestResult:
+    """Store one CT dose report and commit; see the module docstring for the rules.
+
+    ``source`` names where the object came from; an earlier rejection of that source is removed
+    in the same transaction, because the object is no longer a problem.
+    """
     try:
         result = _store_ct_report(session, report, orthanc_id)
+        if source is not None:
+            session.execute(delete(model.RejectedObject).where(model.RejectedObject.source == source))
         session.commit()
         return result
     except IntegrityError:
@@ -316,8 +324,3 @@ def record_rejection(
     session.execute(statement)
     session.commit()
 
-
-def clear_rejection(session: Session, source: str) -> None:
-    """An object that imports after a fix is no longer listed as rejected."""
-    session.execute(delete(model.RejectedObject).where(model.RejectedObject.source == source))
-    session.commit()

@@ -8,7 +8,6 @@ environment the plugin hands them) learn their settings differently but must agr
 from __future__ import annotations
 
 import logging
-import urllib.error
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -18,7 +17,7 @@ from huey.api import TaskWrapper
 from orthanc_rem import database
 from orthanc_rem.config import Settings
 from orthanc_rem.ingest import DOSE_REPORT_SOP_CLASSES, ObjectOutcome, ingest_object
-from orthanc_rem.orthanc_client import OrthancClient, OrthancUnavailable
+from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +69,11 @@ def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_
             # Decided from Orthanc's metadata: images are not downloaded at all.
             return ObjectOutcome(source, "ignored", f"SOP class {sop_class_uid} is not a dose report")
         content = client.instance_file(orthanc_id)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
+    except OrthancHttpError as exc:
+        if exc.status == 404:
             log.info("instance %s was deleted before it could be processed", orthanc_id)
             return ObjectOutcome(source, "ignored", "deleted from Orthanc before processing")
-        raise OrthancUnavailable(f"Orthanc answered {exc.code} for {orthanc_id}") from exc
+        raise OrthancUnavailable(str(exc)) from exc
     outcome = ingest_object(sessions, content, source=source, orthanc_id=orthanc_id)
     log.info("%s: %s %s", source, outcome.outcome, outcome.reason)
     return outcome
