@@ -52,7 +52,8 @@ def _coded_prefixes(keys: Sequence[str]) -> set[str]:
 def row_fields(row: Any, *, keep_id: bool = False) -> dict[str, Any]:
     """Every stored column of ``row`` (no relationships), measured values and codes grouped."""
     fields: dict[str, Any] = {}
-    for name, unit, is_code in _layout(type(row), keep_id):
+    mapped_class: type = type(row)
+    for name, unit, is_code in _layout(mapped_class, keep_id):
         if is_code:
             fields[name] = _code(row, name)
         elif unit:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 
-from orthanc_rem import database
+from orthanc_rem import database, persistence
 from orthanc_rem.config import Settings
 from orthanc_rem.ingest import DOSE_REPORT_SOP_CLASSES, ObjectOutcome, ingest_object
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
@@ -22,6 +23,9 @@ from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancU
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "orthanc-rem"
+#: How long a worker keeps trying to read an object while Orthanc does not answer (20 x 3 s).
+ORTHANC_RETRIES = 20
+ORTHANC_RETRY_DELAY_S = 3
 
 
 def create_huey(queue_url: str) -> Huey:
@@ -51,11 +55,27 @@ def build_queue(settings: Settings) -> ExtractionQueue:
             worker_state["client"] = OrthancClient(settings.orthanc_url, settings.orthanc_authorization)
         return worker_state["client"]  # type: ignore[return-value]
 
-    @huey.task(retries=20, retry_delay=3, name="ingest_orthanc_instance")
-    def ingest_orthanc_instance(orthanc_id: str) -> str:
-        """Retried only when Orthanc cannot be reached; bad objects are quarantined, not retried."""
-        outcome = process_orthanc_instance(settings, client(), orthanc_id)
-        return outcome.outcome
+    @huey.task(retries=ORTHANC_RETRIES, retry_delay=ORTHANC_RETRY_DELAY_S, name="ingest_orthanc_instance", context=True)
+    def ingest_orthanc_instance(orthanc_id: str, task: Any = None) -> str:
+        """Retried only when Orthanc cannot be reached; bad objects are quarantined, not retried.
+
+        When the last retry fails too, the instance is listed as failed so that it can be re-run
+        once Orthanc answers again, instead of vanishing from the queue unnoticed.
+        """
+        try:
+            return process_orthanc_instance(settings, client(), orthanc_id).outcome
+        except OrthancUnavailable as exc:
+            if task is not None and task.retries > 0:
+                raise
+            with database.session_factory(settings.database_url)() as session:
+                persistence.record_rejection(
+                    session,
+                    source=f"orthanc:{orthanc_id}",
+                    outcome="failed",
+                    reason=f"Orthanc could not be read after {ORTHANC_RETRIES} retries: {exc}",
+                    orthanc_id=orthanc_id,
+                )
+            return "failed"
 
     return ExtractionQueue(huey, ingest_orthanc_instance)
 

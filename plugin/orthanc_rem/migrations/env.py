@@ -6,7 +6,7 @@ from sqlalchemy import create_engine
 from orthanc_rem.model import Base
 
 config = context.config
-url = config.attributes.get("engine_url") or config.get_main_option("sqlalchemy.url")
+url: str = config.attributes.get("engine_url") or config.get_main_option("sqlalchemy.url") or ""
 
 
 def run_migrations() -> None:
