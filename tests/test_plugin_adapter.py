@@ -120,10 +120,10 @@ def test_a_worker_that_cannot_reach_orthanc_lists_the_instance_after_its_last_re
     """Orthanc down for longer than the retries: the instance is quarantined, not silently dropped."""
     from sqlalchemy import select
 
+    from orthanc_harness import free_ports
     from orthanc_rem import database, model
     from orthanc_rem.config import load_settings
     from orthanc_rem.tasks import build_queue
-    from orthanc_harness import free_ports
 
     url = f"sqlite:///{tmp_path / 'rem.sqlite'}"
     database.upgrade_schema(url)
