@@ -32,7 +32,7 @@ from pathlib import Path
 import psutil
 import pydicom
 from pydicom.uid import generate_uid
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -113,8 +113,12 @@ def send(port: int, aet: str, files: list[Path], associations: int) -> dict[str,
     return done
 
 
-class MemorySampler(threading.Thread):
-    """Peak RSS of Orthanc and of each extraction worker process (children included)."""
+class ResourceSampler(threading.Thread):
+    """Peak RSS and CPU time of Orthanc and of the extraction worker processes.
+
+    Workers are found by their command line (``-m orthanc_rem.worker`` and the processes it forks),
+    so that a separately started service is measured the same way as our own.
+    """
 
     def __init__(self, orthanc_pid: int) -> None:
         super().__init__(daemon=True)
@@ -122,14 +126,36 @@ class MemorySampler(threading.Thread):
         self.peak_orthanc = 0
         self.peak_workers_total = 0
         self.peak_worker_single = 0
+        self.cpu_start = self.cpu_seconds()
         self.stop_event = threading.Event()
+
+    @staticmethod
+    def workers() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter(["cmdline"]):
+            if "orthanc_rem.worker" in " ".join(process.info["cmdline"] or ()):
+                found.append(process)
+                found.extend(process.children(recursive=True))
+        return list({p.pid: p for p in found}.values())
+
+    def cpu_seconds(self) -> dict[str, float]:
+        times = {"orthanc": sum(self.orthanc.cpu_times()[:2]), "workers": 0.0}
+        for worker in self.workers():
+            try:
+                times["workers"] += sum(worker.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        return times
+
+    def cpu_used(self) -> dict[str, float]:
+        now = self.cpu_seconds()
+        return {key: now[key] - self.cpu_start[key] for key in now}
 
     def run(self) -> None:
         while not self.stop_event.wait(0.2):
             try:
                 self.peak_orthanc = max(self.peak_orthanc, self.orthanc.memory_info().rss)
-                workers = [p for p in self.orthanc.children(recursive=True) if _is_worker(p)]
-                sizes = [p.memory_info().rss for p in workers]
+                sizes = [p.memory_info().rss for p in self.workers()]
             except psutil.Error:
                 continue
             if sizes:
@@ -137,24 +163,12 @@ class MemorySampler(threading.Thread):
                 self.peak_worker_single = max(self.peak_worker_single, max(sizes))
 
 
-def _is_worker(process: psutil.Process) -> bool:
-    try:
-        return "orthanc_rem.worker" in " ".join(process.cmdline())
-    except psutil.Error:
-        return False
-
-
-def cpu_seconds(orthanc_pid: int) -> dict[str, float]:
-    """CPU time (user + system) spent so far by Orthanc and by the worker processes."""
-    orthanc = psutil.Process(orthanc_pid)
-    times = {"orthanc": sum(orthanc.cpu_times()[:2]), "workers": 0.0}
-    for child in orthanc.children(recursive=True):
-        try:
-            if _is_worker(child):
-                times["workers"] += sum(child.cpu_times()[:2])
-        except psutil.Error:
-            pass
-    return times
+def orthanc_listening_on(port: int) -> int:
+    """PID of the process that accepts DICOM associations on ``port``."""
+    for connection in psutil.net_connections("tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port and connection.pid:
+            return connection.pid
+    raise SystemExit(f"no process listens on port {port}")
 
 
 def processed_times(url: str) -> dict[str, dt.datetime]:
@@ -164,42 +178,36 @@ def processed_times(url: str) -> dict[str, dt.datetime]:
         return {uid: at for uid, at in rows}
 
 
-def count_rows(url: str) -> int:
-    with database.session_factory(url)() as session:
-        return session.scalar(select(func.count()).select_from(model.ProcessedObject)) or 0
-
-
-def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
+def run_with_own_orthanc(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
     files = make_reports(args.count, workdir / "objects")
     database.upgrade_schema(database_url)
-    config = {
-        "OrthancRem": {
-            "Database": database_url,
-            "Queue": args.queue or f"sqlite:///{workdir / 'queue.sqlite'}",
-            "Workers": args.workers,
-            "WorkerPython": sys.executable,
-        }
-    }
+    queue = args.queue or f"sqlite:///{workdir / 'queue.sqlite'}"
+    section = {"Database": database_url, "Queue": queue, "Workers": args.workers, "WorkerPython": sys.executable}
+    config = {"OrthancRem": section}
     plugin_script = REPO / "plugin" / "orthanc_rem_plugin.py"
-    orthanc = OrthancProcess(workdir / "orthanc", python_script=plugin_script, config=config)
-    orthanc.start()
-    try:
+    with OrthancProcess(workdir / "orthanc", python_script=plugin_script, config=config) as orthanc:
         assert orthanc._process is not None
-        sampler = MemorySampler(orthanc._process.pid)
-        sampler.start()
         time.sleep(2)  # let the workers start before the clock does
-        start = time.time()
-        sent = send(orthanc.dicom_port, orthanc.aet, files, args.associations)
-        sent_at = time.time()
-        deadline = time.time() + args.timeout
-        while count_rows(database_url) < len(files) and time.time() < deadline:
-            time.sleep(0.1)
-        end = time.time()
-        sampler.stop_event.set()
-        cpu = cpu_seconds(orthanc._process.pid)
+        measure(args, files, orthanc.dicom_port, orthanc.aet, database_url, orthanc._process.pid, queue)
+
+
+def measure(
+    args: argparse.Namespace, files: list[Path], port: int, aet: str, database_url: str, orthanc_pid: int, queue: str
+) -> None:
+    sampler = ResourceSampler(orthanc_pid)
+    sampler.start()
+    start = time.time()
+    sent = send(port, aet, files, args.associations)
+    sent_at = time.time()
+    wanted = set(sent)
+    deadline = time.time() + args.timeout
+    rows = processed_times(database_url)
+    while not wanted <= rows.keys() and time.time() < deadline:
+        time.sleep(0.2)
         rows = processed_times(database_url)
-    finally:
-        orthanc.stop()
+    end = time.time()
+    sampler.stop_event.set()
+    cpu = sampler.cpu_used()
     latencies = []
     last_row = 0.0
     for uid, stored in sent.items():
@@ -208,13 +216,13 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
             last_row = max(last_row, row_time)
             latencies.append(row_time - stored)
     latencies.sort()
-    missing = len(files) - len(rows)
+    missing = len(files) - len(latencies)
     elapsed = (last_row or end) - start
     print(f"objects: {len(files)} CT RDSRs, {args.associations} associations, {args.workers} workers")
-    print(f"database: {database_url.split('@')[-1]}  queue: {config['OrthancRem']['Queue'].split('@')[-1]}")
+    print(f"database: {database.describe(database_url)}  queue: {queue}")
     print(f"C-STORE only: {len(sent) / (sent_at - start):.1f} objects/s")
     shortfall = f", {missing} MISSING" if missing else ""
-    print(f"end to end: {len(rows) / elapsed:.1f} objects/s ({elapsed:.1f} s){shortfall}")
+    print(f"end to end: {len(latencies) / elapsed:.1f} objects/s ({elapsed:.1f} s){shortfall}")
     if latencies:
         p50 = statistics.median(latencies)
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
@@ -239,16 +247,26 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="use a scratch database at 127.0.0.1:5432")
     parser.add_argument("--queue", help="queue URL (default: SQLite in the work folder), e.g. redis://127.0.0.1/15")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--url", help="use this running service instead of starting one (needs --database)")
+    parser.add_argument("--dicom-port", type=int, default=4242, help="with --url: its DICOM port")
+    parser.add_argument("--aet", default="ORTHANCREM", help="with --url: its AE title")
+    parser.add_argument("--database", help="with --url: the service's dose database URL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="orthanc-rem-bench-") as tmp:
         workdir = Path(tmp)
-        if args.postgres:
+        if args.url:
+            if not args.database:
+                sys.exit("--url needs --database (where to look for the rows)")
+            files = make_reports(args.count, workdir / "objects")
+            pid = orthanc_listening_on(args.dicom_port)
+            measure(args, files, args.dicom_port, args.aet, args.database, pid, "(the service's)")
+        elif args.postgres:
             if not postgres_available():
                 sys.exit("PostgreSQL is not reachable at 127.0.0.1:5432")
             for url in scratch_postgres_url():
-                run(args, url, workdir)
+                run_with_own_orthanc(args, url, workdir)
         else:
-            run(args, f"sqlite:///{workdir / 'orthanc-rem.sqlite'}", workdir)
+            run_with_own_orthanc(args, f"sqlite:///{workdir / 'orthanc-rem.sqlite'}", workdir)
 
 
 if __name__ == "__main__":
