@@ -1,0 +1,46 @@
+"""The dose database: SQLAlchemy 2 typed models, one module per template family.
+
+Tables follow DICOM: header modules of PS3.3 (``common``), the CT Radiation Dose tree of PS3.16
+TID 10011 (``ct``) and the Projection X-Ray Radiation Dose tree of TID 10001 (``projection``).
+Coded values keep code value, coding scheme and meaning (``x_value``, ``x_scheme``,
+``x_meaning`` columns). Schema changes go through Alembic (``orthanc_rem/migrations``), never
+``create_all`` on a user's database.
+"""
+
+from orthanc_rem.model.common import Base, Equipment, Patient, ProcessedObject, RejectedObject, Study
+from orthanc_rem.model.ct import CtDoseCheck, CtIrradiationEvent, CtRadiationDose, CtXRaySource
+from orthanc_rem.model.projection import (
+    AccumulatedMammographyDose,
+    AccumulatedXRayDose,
+    ImageViewModifier,
+    ProjectionIrradiationEvent,
+    ProjectionXRayRadiationDose,
+    XRayDetector,
+    XRayFilter,
+    XRayGrid,
+    XRayMechanical,
+    XRaySource,
+)
+
+__all__ = [
+    "AccumulatedMammographyDose",
+    "AccumulatedXRayDose",
+    "Base",
+    "CtDoseCheck",
+    "CtIrradiationEvent",
+    "CtRadiationDose",
+    "CtXRaySource",
+    "Equipment",
+    "ImageViewModifier",
+    "Patient",
+    "ProcessedObject",
+    "ProjectionIrradiationEvent",
+    "ProjectionXRayRadiationDose",
+    "RejectedObject",
+    "Study",
+    "XRayDetector",
+    "XRayFilter",
+    "XRayGrid",
+    "XRayMechanical",
+    "XRaySource",
+]
