@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,8 +27,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orthanc_rem import model
-from orthanc_rem.extraction import records
+from orthanc_rem import ct_rows, model, projection_rows
+from orthanc_rem.extraction import projection_records, records
+from orthanc_rem.model.common import code_fields
 
 Outcome = Literal["imported", "replaced", "duplicate", "superseded"]
 
@@ -43,16 +45,19 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def store_ct_report(
-    session: Session, report: records.CtDoseReport, orthanc_id: str | None = None, source: str | None = None
+DoseReport = records.CtDoseReport | projection_records.ProjectionDoseReport
+
+
+def store_report(
+    session: Session, report: DoseReport, orthanc_id: str | None = None, source: str | None = None
 ) -> IngestResult:
-    """Store one CT dose report and commit; see the module docstring for the rules.
+    """Store one dose report and commit; see the module docstring for the rules.
 
     ``source`` names where the object came from; an earlier rejection of that source is removed
     in the same transaction, because the object is no longer a problem.
     """
     try:
-        result = _store_ct_report(session, report, orthanc_id)
+        result = _store_report(session, report, orthanc_id)
         if source is not None:
             session.execute(delete(model.RejectedObject).where(model.RejectedObject.source == source))
         session.commit()
@@ -66,35 +71,91 @@ def store_ct_report(
         raise
 
 
-def _store_ct_report(session: Session, report: records.CtDoseReport, orthanc_id: str | None) -> IngestResult:
-    equipment_id = _equipment_id(session, report.equipment)
-    study = _locked_study(session, report, equipment_id)
+#: The CT-only name the first version used.
+store_ct_report = store_report
+
+
+def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) -> IngestResult:
+    equipment = _equipment(session, report.equipment)
+    study = _locked_study(session, report, equipment.id)
     known = session.scalar(
         select(model.ProcessedObject).where(model.ProcessedObject.sop_instance_uid == report.sop_instance_uid)
     )
     if known is not None:
         return IngestResult("duplicate", known.study_fk, "SOP Instance UID already processed")
 
+    if isinstance(report, records.CtDoseReport):
+        result = _add_dose_report(study, study.ct_radiation_doses, ct_rows.radiation_dose_row(report), report)
+    elif report.source_kind == "rdsr":
+        row = projection_rows.radiation_dose_row(report)
+        collection = study.projection_xray_radiation_doses
+        result = _add_dose_report(study, collection, row, report, lambda dose: dose.source_kind == "rdsr")
+    else:
+        result = _add_image(study, report)
+    if result.outcome in ("imported", "replaced"):
+        _update_study_header(study, report, equipment)
+        _set_patient(study, report.patient)
+    _mark_processed(session, study, report, orthanc_id)
+    session.flush()
+    return result
+
+
+def _add_dose_report(
+    study: model.Study,
+    collection: list[Any],
+    row: Any,
+    report: DoseReport,
+    same_kind: Callable[[Any], bool] = lambda _dose: True,
+) -> IngestResult:
+    """The updated-RDSR rule on Irradiation Event UIDs, for CT and projection RDSRs alike.
+
+    ``collection`` is the study's relationship list; only its reports of the same kind are
+    compared. Older cumulative reports are removed from it and the new one appended.
+    """
     new_uids = {e.irradiation_event_uid for e in report.dose.events if e.irradiation_event_uid}
-    replaced: list[model.CtRadiationDose] = []
-    for existing in study.ct_radiation_doses:
+    replaced = []
+    for existing in [dose for dose in collection if same_kind(dose)]:
         old_uids = {e.irradiation_event_uid for e in existing.events if e.irradiation_event_uid}
         if new_uids and new_uids <= old_uids:
-            _mark_processed(session, study, report, orthanc_id)
             return IngestResult("superseded", study.id, f"all events already stored (report {existing.id})")
         if old_uids and old_uids < new_uids:
             replaced.append(existing)
     for existing in replaced:
-        study.ct_radiation_doses.remove(existing)
-
-    _update_study_header(study, report, equipment_id)
-    _set_patient(study, report.patient)
-    study.ct_radiation_doses.append(_ct_radiation_dose_row(report))
-    _mark_processed(session, study, report, orthanc_id)
-    session.flush()
+        collection.remove(existing)
+    collection.append(row)
     if replaced:
         return IngestResult("replaced", study.id, f"replaced {len(replaced)} older cumulative report(s)")
     return IngestResult("imported", study.id)
+
+
+def _add_image(study: model.Study, report: projection_records.ProjectionDoseReport) -> IngestResult:
+    """DX/CR and MG images: one irradiation event per image, gathered into one report per study.
+
+    An image whose event is already stored (the same image sent again under a new SOP Instance
+    UID, e.g. by a second route) adds nothing; the totals are recomputed from the events.
+    """
+    dose = next((d for d in study.projection_xray_radiation_doses if d.source_kind == report.source_kind), None)
+    if dose is None:
+        dose = projection_rows.radiation_dose_row(report)
+        study.projection_xray_radiation_doses.append(dose)
+        projection_rows.recompute_image_accumulation(dose)
+        return IngestResult("imported", study.id)
+    stored = {e.irradiation_event_uid for e in dose.events if e.irradiation_event_uid}
+    new_events = [e for e in report.dose.events if not e.irradiation_event_uid or e.irradiation_event_uid not in stored]
+    if not new_events:
+        return IngestResult("superseded", study.id, "this exposure is already stored")
+    dose.events.extend(projection_rows.event_row(e) for e in new_events)
+    projection_rows.recompute_image_accumulation(dose)
+    return IngestResult("imported", study.id)
+
+
+def effective_modality(content_modality: str, user_defined_modality: str | None) -> str:
+    """The manual's user-defined modality: DX or RF on the equipment overrides what the content
+    says for projection studies (vendors use RF templates for DX rooms); "Dual" and unset leave the
+    content's decision (for "Dual" the content sorts each study into DX or RF)."""
+    if user_defined_modality in ("DX", "RF") and content_modality in ("DX", "RF"):
+        return user_defined_modality
+    return content_modality
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -123,7 +184,7 @@ def default_display_name(equipment: records.Equipment) -> str:
     return " ".join(parts) or equipment.manufacturer_model_name or equipment.manufacturer or "Unknown system"
 
 
-def _equipment_id(session: Session, equipment: records.Equipment) -> int:
+def _equipment(session: Session, equipment: records.Equipment) -> model.Equipment:
     identity = equipment_identity_hash(equipment)
     statement = _insert(session, model.Equipment).values(
         identity_hash=identity,
@@ -138,10 +199,10 @@ def _equipment_id(session: Session, equipment: records.Equipment) -> int:
         display_name=default_display_name(equipment),
     )
     session.execute(statement.on_conflict_do_nothing(index_elements=["identity_hash"]))
-    return session.scalars(select(model.Equipment.id).where(model.Equipment.identity_hash == identity)).one()
+    return session.scalars(select(model.Equipment).where(model.Equipment.identity_hash == identity)).one()
 
 
-def _locked_study(session: Session, report: records.CtDoseReport, equipment_id: int) -> model.Study:
+def _locked_study(session: Session, report: DoseReport, equipment_id: int) -> model.Study:
     timestamp = now()
     statement = _insert(session, model.Study).values(
         study_instance_uid=report.study.study_instance_uid,
@@ -157,18 +218,10 @@ def _locked_study(session: Session, report: records.CtDoseReport, equipment_id: 
     return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
-def _code(prefix: str, code: records.Code | None, value_suffix: str = "_value") -> dict[str, str | None]:
-    return {
-        f"{prefix}{value_suffix}": code.value if code else None,
-        f"{prefix}_scheme": code.scheme if code else None,
-        f"{prefix}_meaning": code.meaning if code else None,
-    }
-
-
-def _update_study_header(study: model.Study, report: records.CtDoseReport, equipment_id: int) -> None:
+def _update_study_header(study: model.Study, report: DoseReport, equipment: model.Equipment) -> None:
     header = report.study
-    study.modality = report.modality
-    study.equipment_id = equipment_id
+    study.modality = effective_modality(report.modality, equipment.user_defined_modality)
+    study.equipment_id = equipment.id
     study.study_date = header.study_date
     study.study_time = header.study_time
     study.accession_number = header.accession_number
@@ -180,8 +233,8 @@ def _update_study_header(study: model.Study, report: records.CtDoseReport, equip
     study.requested_procedure_description = header.requested_procedure_description
     study.institution_address = report.equipment.institution_address
     for key, value in {
-        **_code("procedure_code", header.procedure_code),
-        **_code("requested_procedure_code", header.requested_procedure_code),
+        **code_fields("procedure_code", header.procedure_code),
+        **code_fields("requested_procedure_code", header.requested_procedure_code),
     }.items():
         setattr(study, key, value)
     study.updated_at = now()
@@ -197,9 +250,7 @@ def _set_patient(study: model.Study, patient: records.Patient) -> None:
     study.patient = row
 
 
-def _mark_processed(
-    session: Session, study: model.Study, report: records.CtDoseReport, orthanc_id: str | None
-) -> None:
+def _mark_processed(session: Session, study: model.Study, report: DoseReport, orthanc_id: str | None) -> None:
     session.add(
         model.ProcessedObject(
             study=study,
@@ -210,82 +261,6 @@ def _mark_processed(
         )
     )
     session.flush()
-
-
-def _ct_radiation_dose_row(report: records.CtDoseReport) -> model.CtRadiationDose:
-    dose = report.dose
-    accumulated = dose.accumulated or records.CtAccumulatedDose()
-    return model.CtRadiationDose(
-        sop_instance_uid=report.sop_instance_uid,
-        **_code("procedure_reported", dose.procedure_reported),
-        **_code("has_intent", dose.has_intent),
-        start_of_xray_irradiation=dose.start_of_xray_irradiation,
-        end_of_xray_irradiation=dose.end_of_xray_irradiation,
-        **_code("scope_of_accumulation", dose.scope_of_accumulation),
-        scope_uid=dose.scope_uid,
-        comment=dose.comment,
-        source_of_dose_information="; ".join(str(c) for c in dose.sources_of_dose_information) or None,
-        total_number_of_irradiation_events=accumulated.total_number_of_irradiation_events,
-        dlp_total_mgycm=accumulated.dlp_total_mgycm,
-        effective_dose_total_msv=accumulated.effective_dose_total_msv,
-        accumulated_reference_authority=accumulated.reference_authority,
-        accumulated_measurement_method=accumulated.measurement_method,
-        accumulated_comment=accumulated.comment,
-        events=[_ct_event_row(event) for event in dose.events],
-    )
-
-
-def _ct_event_row(event: records.CtIrradiationEvent) -> model.CtIrradiationEvent:
-    length = event.scanning_length or records.ScanningLength()
-    return model.CtIrradiationEvent(
-        irradiation_event_uid=event.irradiation_event_uid,
-        acquisition_protocol=event.acquisition_protocol,
-        **_code("target_region", event.target_region),
-        **_code("ct_acquisition_type", event.ct_acquisition_type),
-        **_code("procedure_context", event.procedure_context),
-        irradiation_event_label=event.irradiation_event_label,
-        date_time_started=event.date_time_started,
-        exposure_time_s=event.exposure_time_s,
-        scanning_length_mm=length.scanning_length_mm,
-        length_of_reconstructable_volume_mm=length.length_of_reconstructable_volume_mm,
-        exposed_range_mm=length.exposed_range_mm,
-        top_z_location_of_reconstructable_volume_mm=length.top_z_location_of_reconstructable_volume_mm,
-        bottom_z_location_of_reconstructable_volume_mm=length.bottom_z_location_of_reconstructable_volume_mm,
-        top_z_location_of_scanning_length_mm=length.top_z_location_of_scanning_length_mm,
-        bottom_z_location_of_scanning_length_mm=length.bottom_z_location_of_scanning_length_mm,
-        frame_of_reference_uid=length.frame_of_reference_uid,
-        nominal_single_collimation_width_mm=event.nominal_single_collimation_width_mm,
-        nominal_total_collimation_width_mm=event.nominal_total_collimation_width_mm,
-        pitch_factor=event.pitch_factor,
-        number_of_xray_sources=event.number_of_xray_sources,
-        mean_ctdivol_mgy=event.mean_ctdivol_mgy,
-        **_code("ctdiw_phantom_type", event.ctdiw_phantom_type),
-        ctdifreeair_calculation_factor=event.ctdifreeair_calculation_factor,
-        mean_ctdifreeair_mgy=event.mean_ctdifreeair_mgy,
-        dlp_mgycm=event.dlp_mgycm,
-        effective_dose_msv=event.effective_dose_msv,
-        effective_dose_conversion_factor=event.effective_dose_conversion_factor,
-        xray_modulation_type=event.xray_modulation_type,
-        comment=event.comment,
-        sources=[
-            model.CtXRaySource(
-                identification=s.identification,
-                kvp_kv=s.kvp_kv,
-                maximum_xray_tube_current_ma=s.maximum_xray_tube_current_ma,
-                xray_tube_current_ma=s.xray_tube_current_ma,
-                exposure_time_per_rotation_s=s.exposure_time_per_rotation_s,
-                xray_filter_aluminum_equivalent_mm=s.xray_filter_aluminum_equivalent_mm,
-            )
-            for s in event.sources
-        ],
-        dose_check=_dose_check_row(event.dose_check),
-    )
-
-
-def _dose_check_row(check: records.CtDoseCheck | None) -> model.CtDoseCheck | None:
-    if check is None:
-        return None
-    return model.CtDoseCheck(**{f: getattr(check, f) for f in records.CtDoseCheck.__dataclass_fields__})
 
 
 def record_rejection(

@@ -9,7 +9,7 @@ without a second table of metadata.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String, Text, Time
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -26,6 +26,15 @@ class Base(DeclarativeBase):
 def measured(unit: str) -> Mapped[float | None]:
     """A nullable float column that knows its UCUM unit."""
     return mapped_column(Float, nullable=True, info={"unit": unit})
+
+
+def code_fields(prefix: str, code: Any) -> dict[str, str | None]:
+    """Column values for a coded concept stored as ``<prefix>_value/_scheme/_meaning``."""
+    return {
+        f"{prefix}_value": code.value if code else None,
+        f"{prefix}_scheme": code.scheme if code else None,
+        f"{prefix}_meaning": code.meaning if code else None,
+    }
 
 
 def text_column() -> Mapped[str | None]:
