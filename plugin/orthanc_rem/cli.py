@@ -69,6 +69,33 @@ def command_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_reprocess(args: argparse.Namespace) -> int:
+    from orthanc_rem.orthanc_client import OrthancClient
+    from orthanc_rem.reprocess import StudySkipped, reprocess_studies, retry_rejected
+
+    settings = load_settings(database_url=args.database)
+    database.upgrade_schema(settings.database_url)
+    sessions = database.session_factory(settings.database_url)
+    client = OrthancClient(args.orthanc or settings.orthanc_url, args.orthanc_auth or settings.orthanc_authorization)
+    if args.rejected:
+        results = retry_rejected(sessions, client)
+    elif args.all or args.study:
+        results = reprocess_studies(sessions, client, None if args.all else args.study)
+    else:
+        print("orthanc-rem reprocess: name studies with --study ID, or give --all or --rejected", file=sys.stderr)
+        return 2
+    counts: Counter[str] = Counter()
+    for result in results:
+        if isinstance(result, StudySkipped):
+            counts["skipped study"] += 1
+            print(f"study {result.study_id}: skipped ({result.reason})")
+        else:
+            counts[result.outcome] += 1
+            print(f"{result.source}: {result.outcome}{f' ({result.reason})' if result.reason else ''}")
+    print(f"orthanc-rem reprocess: {', '.join(f'{n} {w}' for w, n in sorted(counts.items())) or 'nothing to do'}")
+    return 1 if counts["failed"] else 0
+
+
 def command_migrate(args: argparse.Namespace) -> int:
     settings = load_settings(database_url=args.database)
     database.upgrade_schema(settings.database_url)
@@ -90,7 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     dump.set_defaults(run=command_dump)
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=command_migrate)
-    for sub in (importer, dump, migrate):
+    reprocess = commands.add_parser(
+        "reprocess", help="extract studies (or quarantined objects) again from the objects Orthanc still holds"
+    )
+    chosen = reprocess.add_mutually_exclusive_group()
+    chosen.add_argument("--study", type=int, action="append", help="study id (as in the API); repeat for more")
+    chosen.add_argument("--all", action="store_true", help="every study")
+    chosen.add_argument("--rejected", action="store_true", help="every quarantined (failed) object")
+    reprocess.add_argument("--orthanc", help="Orthanc's URL (default: the service's)")
+    reprocess.add_argument("--orthanc-auth", help="user:password for Orthanc's REST API")
+    reprocess.set_defaults(run=command_reprocess)
+    for sub in (importer, dump, migrate, reprocess):
         sub.add_argument("--database", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
