@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from database_fixtures import database_url, sessions  # noqa: F401 - fixtures for every module
+from database_fixtures import database_url, database_url_unmigrated, sessions  # noqa: F401 - fixtures
 
 #: The DICOM test corpus lives in ``shared/`` beside the repository; ORTHANC_REM_CORPUS overrides it.
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dicom"

@@ -63,6 +63,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             yield url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url_unmigrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty database without any schema, for migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'empty.sqlite'}"
+        database.dispose_all()
+    else:
+        yield from scratch_postgres_url()
+
+
 @pytest.fixture
 def sessions(database_url: str):  # type: ignore[no-untyped-def]
     return database.session_factory(database_url)

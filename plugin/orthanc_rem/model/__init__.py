@@ -21,6 +21,7 @@ from orthanc_rem.model.projection import (
     XRayMechanical,
     XRaySource,
 )
+from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
 
 __all__ = [
     "AccumulatedMammographyDose",
@@ -32,6 +33,8 @@ __all__ = [
     "CtXRaySource",
     "Equipment",
     "ImageViewModifier",
+    "ImportSettings",
+    "NotPatientPattern",
     "Patient",
     "ProcessedObject",
     "ProjectionIrradiationEvent",

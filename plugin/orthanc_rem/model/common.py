@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String, Text, Time
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, Time, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ class Study(Base):
     study_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     study_time: Mapped[dt.time | None] = mapped_column(Time, nullable=True)
     accession_number: Mapped[str | None] = text_column()
+    accession_number_hashed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     study_id: Mapped[str | None] = text_column()
     study_description: Mapped[str | None] = text_column()
     referring_physician_name: Mapped[str | None] = text_column()
@@ -116,6 +117,18 @@ class Patient(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_fk: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str | None] = mapped_column(
+        Text, nullable=True, info={"doc": "only if the settings say to store it; SHA-256 hex if hashed"}
+    )
+    name_hashed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    patient_id: Mapped[str | None] = mapped_column(
+        Text, nullable=True, info={"doc": "only if the settings say to store it; SHA-256 hex if hashed"}
+    )
+    patient_id_hashed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    birth_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    not_patient_indicator: Mapped[str | None] = mapped_column(
+        Text, nullable=True, info={"doc": "the not-patient patterns that matched, recorded before name/ID are dropped"}
+    )
     sex: Mapped[str | None] = mapped_column(String(16), nullable=True)
     age_string: Mapped[str | None] = mapped_column(String(16), nullable=True)
     age_years: Mapped[float | None] = measured("a")
