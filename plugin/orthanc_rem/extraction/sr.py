@@ -15,6 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import TypeVar
 
 from pydicom.dataset import Dataset
@@ -44,8 +45,11 @@ SRT_TO_SCT: dict[str, str] = {
 _SCHEME_ALIASES = {"SNM3": "SRT"}
 
 
+@lru_cache(maxsize=4096)
 def canonical_code(value: str, scheme: str | None) -> tuple[str, str]:
-    """The (scheme, value) a code is compared by: SRT codes that moved to SCT compare as SCT."""
+    """The (scheme, value) a code is compared by: SRT codes that moved to SCT compare as SCT.
+
+    Cached: a report asks this for the same few hundred codes thousands of times."""
     scheme = (scheme or "").strip().upper()
     scheme = _SCHEME_ALIASES.get(scheme, scheme)
     value = value.strip()
@@ -76,7 +80,9 @@ def clean_text(value: object) -> str | None:
     them, bytes decoded without ever failing, surrounding spaces/NULs stripped, empty -> None."""
     if value is None:
         return None
-    if isinstance(value, bytes):
+    if type(value) is str:  # most values: checked first, the isinstance tests below cost more
+        text = value
+    elif isinstance(value, bytes):
         try:
             text = value.decode("utf-8")
         except UnicodeDecodeError:
@@ -285,7 +291,9 @@ def children(parent: ContentItem, concept: Code) -> list[ContentItem]:
         found = [entry for key, entries in index.items() if key[1] == value for entry in entries]
     else:
         found = index.get((scheme, value), []) + index.get(("", value), [])
-    return [item for _, item in sorted(found, key=lambda entry: entry[0])]
+    if len(found) > 1:
+        found.sort(key=lambda entry: entry[0])
+    return [item for _, item in found]
 
 
 _INDEX_ATTRIBUTE = "_orthanc_rem_children_by_concept"
