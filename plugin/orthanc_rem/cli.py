@@ -96,6 +96,37 @@ def command_reprocess(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
+def command_settings(args: argparse.Namespace) -> int:
+    from orthanc_rem import import_settings
+
+    settings = load_settings(database_url=args.database)
+    database.upgrade_schema(settings.database_url)
+    with database.session_factory(settings.database_url)() as session:
+        try:
+            if args.set:
+                changes = {}
+                for assignment in args.set:
+                    name, _, value = assignment.partition("=")
+                    if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                        raise ValueError(f"{assignment!r}: write NAME=true or NAME=false")
+                    changes[name] = value.lower() in ("true", "yes", "1")
+                import_settings.change(session, **changes)
+            for applies_to, pattern in args.add_not_patient or ():
+                import_settings.add_not_patient_pattern(session, applies_to, pattern)
+            for applies_to, pattern in args.remove_not_patient or ():
+                if not import_settings.remove_not_patient_pattern(session, applies_to, pattern):
+                    print(f"no {applies_to} pattern {pattern!r}", file=sys.stderr)
+            if args.add_074_defaults:
+                import_settings.add_074_defaults(session)
+        except ValueError as exc:
+            print(f"orthanc-rem settings: {exc}", file=sys.stderr)
+            return 2
+        json.dump(import_settings.describe(session), sys.stdout, indent=2, ensure_ascii=False)
+        session.commit()
+    sys.stdout.write("\n")
+    return 0
+
+
 def command_migrate(args: argparse.Namespace) -> int:
     settings = load_settings(database_url=args.database)
     database.upgrade_schema(settings.database_url)
@@ -127,7 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--orthanc", help="Orthanc's URL (default: the service's)")
     reprocess.add_argument("--orthanc-auth", help="user:password for Orthanc's REST API")
     reprocess.set_defaults(run=command_reprocess)
-    for sub in (importer, dump, migrate, reprocess):
+    config = commands.add_parser(
+        "settings",
+        help="show or change import settings (patient identifiable data, not-patient patterns, deletion)",
+    )
+    config.add_argument("--set", action="append", metavar="NAME=true|false", help="e.g. store_patient_id=true")
+    config.add_argument("--add-not-patient", nargs=2, action="append", metavar=("name|id", "PATTERN"))
+    config.add_argument("--remove-not-patient", nargs=2, action="append", metavar=("name|id", "PATTERN"))
+    config.add_argument("--add-074-defaults", action="store_true", help="add the patterns OpenREM 0.7.4 used")
+    config.set_defaults(run=command_settings)
+    for sub in (importer, dump, migrate, reprocess, config):
         sub.add_argument("--database", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

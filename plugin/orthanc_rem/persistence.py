@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orthanc_rem import ct_rows, model, projection_rows
+from orthanc_rem import ct_rows, identifiable_data, model, projection_rows
 from orthanc_rem.extraction import projection_records, records
 from orthanc_rem.model.common import code_fields
 
@@ -94,8 +94,9 @@ def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) 
     else:
         result = _add_image(study, report)
     if result.outcome in ("imported", "replaced"):
-        _update_study_header(study, report, equipment)
-        _set_patient(study, report.patient)
+        policy = identifiable_data.policy_cache.get(session)
+        _update_study_header(study, report, equipment, policy)
+        _set_patient(study, report.patient, policy)
     _mark_processed(session, study, report, orthanc_id)
     session.flush()
     return result
@@ -234,13 +235,20 @@ def _locked_study(session: Session, report: DoseReport, equipment_id: int) -> mo
     return study
 
 
-def _update_study_header(study: model.Study, report: DoseReport, equipment: model.Equipment) -> None:
+def _update_study_header(
+    study: model.Study,
+    report: DoseReport,
+    equipment: model.Equipment,
+    policy: identifiable_data.IdentifiableDataPolicy,
+) -> None:
     header = report.study
     study.modality = effective_modality(report.modality, equipment.user_defined_modality)
     study.equipment_id = equipment.id
     study.study_date = header.study_date
     study.study_time = header.study_time
-    study.accession_number = header.accession_number
+    study.accession_number, study.accession_number_hashed = identifiable_data.protected(
+        header.accession_number, True, policy.hash_accession_number
+    )
     study.study_id = header.study_id
     study.study_description = header.study_description
     study.referring_physician_name = header.referring_physician_name
@@ -256,8 +264,18 @@ def _update_study_header(study: model.Study, report: DoseReport, equipment: mode
     study.updated_at = now()
 
 
-def _set_patient(study: model.Study, patient: records.Patient) -> None:
+def _set_patient(
+    study: model.Study, patient: records.Patient, policy: identifiable_data.IdentifiableDataPolicy
+) -> None:
     row = study.patient or model.Patient()
+    row.not_patient_indicator = identifiable_data.not_patient_indicator(patient.name, patient.patient_id, policy)
+    row.name, row.name_hashed = identifiable_data.protected(
+        patient.name, policy.store_patient_name, policy.hash_patient_name
+    )
+    row.patient_id, row.patient_id_hashed = identifiable_data.protected(
+        patient.patient_id, policy.store_patient_id, policy.hash_patient_id
+    )
+    row.birth_date = patient.birth_date if policy.store_birth_date else None
     row.sex = patient.sex
     row.age_string = patient.age_string
     row.age_years = patient.age_years

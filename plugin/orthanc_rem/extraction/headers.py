@@ -70,6 +70,8 @@ def read_patient(ds: Dataset, study_date: dt.date | None, warnings: list[str]) -
         age_years = age_from_age_string(age_string, warnings)
     sex = (dataset_text(ds, "PatientSex") or "").upper() or None
     return Patient(
+        name=dataset_text(ds, "PatientName"),
+        patient_id=dataset_text(ds, "PatientID"),
         sex=sex,
         birth_date=birth_date,
         age_string=age_string,

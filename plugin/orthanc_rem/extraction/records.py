@@ -45,8 +45,14 @@ class Equipment:
 
 @dataclass(frozen=True)
 class Patient:
-    """Patient and Patient Study modules; name and ID are deliberately not kept here."""
+    """Patient and Patient Study modules.
 
+    Name and ID are carried only as far as persistence, which applies the not-patient indicators
+    and the patient identifiable data settings (store, hash or drop) before anything is written.
+    """
+
+    name: str | None = None
+    patient_id: str | None = None
     sex: str | None = None
     birth_date: dt.date | None = None
     age_string: str | None = None

@@ -1,0 +1,109 @@
+"""Patient identifiable data and not-patient indicators, applied when a study is stored.
+
+The manual's rules (Configuration, "Not-patient indicators" and "Patient identifiable data"):
+name and ID are checked against case-insensitive shell-glob patterns first, and the patterns that
+matched are recorded; only then are name, ID and birth date dropped, kept, or replaced by a
+one-way SHA-256 hash, as the settings say. The accession number is always kept, in clear or
+hashed. Settings apply to future imports only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orthanc_rem import model
+
+#: What OpenREM 0.7.4 treated as test data before the lists became configurable (manual L3036).
+DEFAULTS_074 = {"id": ("*phy*", "*test*", "*qa*"), "name": ("*phys*", "*test*", "*qa*")}
+
+
+@dataclass(frozen=True)
+class IdentifiableDataPolicy:
+    store_patient_name: bool = False
+    hash_patient_name: bool = True
+    store_patient_id: bool = False
+    hash_patient_id: bool = True
+    store_birth_date: bool = False
+    hash_accession_number: bool = False
+    name_patterns: tuple[str, ...] = ()
+    id_patterns: tuple[str, ...] = ()
+
+
+def sha256_hex(value: str) -> str:
+    """One-way hash of the exact text (spelling, spaces and case matter), as the manual describes."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def matching_patterns(value: str | None, patterns: Iterable[str]) -> list[str]:
+    if not value:
+        return []
+    lowered = value.lower()
+    return [p for p in patterns if fnmatch.fnmatchcase(lowered, p.lower())]
+
+
+def not_patient_indicator(name: str | None, patient_id: str | None, policy: IdentifiableDataPolicy) -> str | None:
+    """``IDs: <patterns> | Names: <patterns>`` for the patterns that matched, or None."""
+    ids = matching_patterns(patient_id, policy.id_patterns)
+    names = matching_patterns(name, policy.name_patterns)
+    if not ids and not names:
+        return None
+    return f"IDs: {' '.join(ids)} | Names: {' '.join(names)}"
+
+
+def protected(value: str | None, store: bool, hashed: bool) -> tuple[str | None, bool]:
+    """What to keep of a value: nothing, the value, or its hash; and whether it is a hash."""
+    if value is None or not store:
+        return None, False
+    return (sha256_hex(value), True) if hashed else (value, False)
+
+
+def load_policy(session: Session) -> IdentifiableDataPolicy:
+    settings = session.get(model.ImportSettings, 1) or model.ImportSettings()
+    patterns = session.execute(select(model.NotPatientPattern.applies_to, model.NotPatientPattern.pattern)).all()
+    return IdentifiableDataPolicy(
+        store_patient_name=bool(settings.store_patient_name),
+        hash_patient_name=settings.hash_patient_name is not False,
+        store_patient_id=bool(settings.store_patient_id),
+        hash_patient_id=settings.hash_patient_id is not False,
+        store_birth_date=bool(settings.store_birth_date),
+        hash_accession_number=bool(settings.hash_accession_number),
+        name_patterns=tuple(p for kind, p in patterns if kind == "name"),
+        id_patterns=tuple(p for kind, p in patterns if kind == "id"),
+    )
+
+
+class PolicyCache:
+    """The policy read at most every ``max_age_s`` seconds per process: a worker stores many objects
+    a second, and a settings change taking effect a few seconds later is what "future imports" means."""
+
+    def __init__(self, max_age_s: float = 5.0) -> None:
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, IdentifiableDataPolicy]] = {}
+
+    def get(self, session: Session) -> IdentifiableDataPolicy:
+        bind = session.get_bind()
+        key = str(getattr(bind, "url", bind))
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and time.monotonic() - entry[0] < self.max_age_s:
+                return entry[1]
+        policy = load_policy(session)
+        with self._lock:
+            self._entries[key] = (time.monotonic(), policy)
+        return policy
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+policy_cache = PolicyCache()
