@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 CT_ACQUISITION = "113819"
 IRRADIATION_EVENT_UID = "113769"
@@ -62,3 +63,51 @@ def event_uids(ds: Dataset) -> set[str]:
 def total_dlp(ds: Dataset) -> float:
     (value,) = numbers(ds, DLP_TOTAL)
     return value
+
+
+# --- projection X-ray (TID 10001): direct children only, so that an event's rows are not confused
+# with the rows of the containers nested in it (X-Ray Filters, Calibration, vendor containers). -------
+
+IRRADIATION_EVENT_XRAY_DATA = "113706"
+ACCUMULATED_XRAY_DOSE_DATA = "113702"
+ACQUISITION_PLANE = "113764"
+
+
+def children(node: Dataset, code: str) -> list[Dataset]:
+    """The direct children of ``node`` with concept ``code``, in document order."""
+    return [item for item in getattr(node, "ContentSequence", []) if concept(item) == code]
+
+
+def child(node: Dataset | None, code: str) -> Dataset | None:
+    found = children(node, code) if node is not None else []
+    return found[0] if found else None
+
+
+def projection_events(ds: Dataset) -> list[Dataset]:
+    return children(ds, IRRADIATION_EVENT_XRAY_DATA)
+
+
+def accumulations(ds: Dataset) -> list[Dataset]:
+    return children(ds, ACCUMULATED_XRAY_DOSE_DATA)
+
+
+def code_value(item: Dataset | None) -> str | None:
+    """The value of a CODE item (its Concept Code Sequence), None when absent."""
+    if item is None or not item.get("ConceptCodeSequence"):
+        return None
+    return str(item.ConceptCodeSequence[0].CodeValue)
+
+
+def plane(node: Dataset) -> str | None:
+    """The Acquisition Plane code value (113620 A, 113621 B, 113622 single) of an event or accumulation."""
+    return code_value(child(node, ACQUISITION_PLANE))
+
+
+def measured(item: Dataset | None) -> tuple[list[float], str | None]:
+    """Every value of a NUM item (Numeric Value may hold several, one per pulse) and its unit code."""
+    if item is None or not item.get("MeasuredValueSequence"):
+        return [], None
+    value = item.MeasuredValueSequence[0]
+    raw = value.NumericValue
+    values = [float(v) for v in raw] if isinstance(raw, MultiValue) else [float(raw)]
+    return values, str(value.MeasurementUnitsCodeSequence[0].CodeValue)

@@ -31,7 +31,8 @@ class XRaySource:
 
     Pulse-level values (one per pulse, PS3.16 allows them for kVp, tube current, pulse width and
     exposure) are kept in the ``*_values`` tuples; the single numbers are their mean without the
-    zeros the manual says some systems record for pulses that did not fire.
+    zeros the manual says some systems record for pulses that did not fire, except the exposure,
+    which is the total of its pulses (the event's current-time product).
     """
 
     dose_rp_gy: float | None = None
@@ -95,6 +96,9 @@ class XRayMechanical:
     distance_source_to_isocenter_mm: float | None = None
     distance_source_to_reference_point_mm: float | None = None
     distance_source_to_detector_mm: float | None = None
+    #: Distance Source to Patient (0018,1111) of image headers (manual #242): source to the
+    #: table/bucky side nearest the patient for DX (PS3.3 C.8.11.5), not a TID 10003c concept.
+    distance_source_to_patient_mm: float | None = None
     distance_source_to_entrance_surface_mm: float | None = None
     distance_source_to_table_plane_mm: float | None = None
     table_longitudinal_position_mm: float | None = None
@@ -147,6 +151,18 @@ class MammographyAccumulatedDose:
 
 
 @dataclass(frozen=True)
+class XRayCalibration:
+    """The "Calibration" container of TID 10002: how the dose indicator of one plane was calibrated."""
+
+    dose_measurement_device: Code | None = None
+    calibration_date: dt.datetime | None = None
+    calibration_factor: float | None = None
+    calibration_uncertainty_percent: float | None = None
+    calibration_responsible_party: str | None = None
+    calibration_protocol: str | None = None
+
+
+@dataclass(frozen=True)
 class AccumulatedXRayDose:
     """TID 10002 Accumulated X-Ray Dose for one acquisition plane, with what TID 10004-10007 add.
 
@@ -167,6 +183,7 @@ class AccumulatedXRayDose:
     reference_point_definition: str | None = None
     mammography: tuple[MammographyAccumulatedDose, ...] = ()
     detector_type: Code | None = None  # TID 10006 cassette-based systems
+    calibrations: tuple[XRayCalibration, ...] = ()
 
 
 @dataclass(frozen=True)
