@@ -37,7 +37,7 @@ CT_DOSE_FILES = [
     "CT-RDSR-ToshibaPixelMed.dcm",
     "CT-RDSR-Toshiba_DoseCheck.dcm",
 ]
-NOT_IMPORTED = ["ESR_non-dose.dcm", "DX-Im-GE_XR220-1.dcm"]
+OTHER_FILES = ["ESR_non-dose.dcm", "DX-Im-GE_XR220-1.dcm", "NM-PetIm-GE.dcm"]
 
 
 def storescu(port: int, aet: str, files: list[Path]) -> None:
@@ -81,7 +81,7 @@ def expected_studies(corpus) -> dict[str, set[str]]:  # type: ignore[no-untyped-
 
 def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, orthanc_with_plugin):
     orthanc, url = orthanc_with_plugin
-    files = [corpus(name) for name in CT_DOSE_FILES + NOT_IMPORTED]
+    files = [corpus(name) for name in CT_DOSE_FILES + OTHER_FILES]
     storescu(orthanc.dicom_port, orthanc.aet, files)
     expected = expected_studies(corpus)
     sessions = database.session_factory(url)
@@ -90,19 +90,24 @@ def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, or
         with sessions() as session:
             done = session.scalar(select(func.count()).select_from(model.ProcessedObject))
             rejected = session.scalar(select(func.count()).select_from(model.RejectedObject))
-        return done == len(CT_DOSE_FILES) and rejected >= 1
+        return done == len(CT_DOSE_FILES) + 1 and rejected >= 1  # + the DX image
 
     orthanc.wait_until(all_processed, timeout=90, interval=0.25, message="objects not processed")
 
     with sessions() as session:
+        studies = {study.study_instance_uid: study for study in session.scalars(select(model.Study))}
         stored = {
-            study.study_instance_uid: {
-                e.irradiation_event_uid for d in study.ct_radiation_doses for e in d.events
-            }
-            for study in session.scalars(select(model.Study))
+            uid: {e.irradiation_event_uid for d in study.ct_radiation_doses for e in d.events}
+            for uid, study in studies.items()
+            if study.modality == "CT"
         }
         rejected = {r.sop_instance_uid: r for r in session.scalars(select(model.RejectedObject))}
+        modalities = {uid: study.modality for uid, study in studies.items()}
     assert stored == expected
+    dx = sr_facts.read(corpus("DX-Im-GE_XR220-1.dcm"))
+    assert modalities[dx.StudyInstanceUID] == "DX"
+    pet = sr_facts.read(corpus("NM-PetIm-GE.dcm"))
+    assert pet.StudyInstanceUID not in studies and pet.SOPInstanceUID not in rejected  # unmatched: left alone
     non_dose = sr_facts.read(corpus("ESR_non-dose.dcm"))
     assert rejected[str(non_dose.SOPInstanceUID)].outcome == "not_dose_report"
     assert rejected[str(non_dose.SOPInstanceUID)].orthanc_id

@@ -13,13 +13,16 @@ import fnmatch
 import hashlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
+
+P = TypeVar("P")
 
 #: What OpenREM 0.7.4 treated as test data before the lists became configurable (manual L3036).
 DEFAULTS_074 = {"id": ("*phy*", "*test*", "*qa*"), "name": ("*phys*", "*test*", "*qa*")}
@@ -80,23 +83,25 @@ def load_policy(session: Session) -> IdentifiableDataPolicy:
     )
 
 
-class PolicyCache:
-    """The policy read at most every ``max_age_s`` seconds per process: a worker stores many objects
-    a second, and a settings change taking effect a few seconds later is what "future imports" means."""
+class PolicyCache(Generic[P]):
+    """A policy read at most every ``max_age_s`` seconds per process and database: a worker stores
+    many objects a second, and a settings change taking effect a few seconds later is what the
+    manual's "applies to future imports" means."""
 
-    def __init__(self, max_age_s: float = 5.0) -> None:
+    def __init__(self, loader: Callable[[Session], P], max_age_s: float = 5.0) -> None:
+        self.loader = loader
         self.max_age_s = max_age_s
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, IdentifiableDataPolicy]] = {}
+        self._entries: dict[str, tuple[float, P]] = {}
 
-    def get(self, session: Session) -> IdentifiableDataPolicy:
+    def get(self, session: Session) -> P:
         bind = session.get_bind()
         key = str(getattr(bind, "url", bind))
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and time.monotonic() - entry[0] < self.max_age_s:
                 return entry[1]
-        policy = load_policy(session)
+        policy = self.loader(session)
         with self._lock:
             self._entries[key] = (time.monotonic(), policy)
         return policy
@@ -106,4 +111,34 @@ class PolicyCache:
             self._entries.clear()
 
 
-policy_cache = PolicyCache()
+@dataclass(frozen=True)
+class DeletionPolicy:
+    """The manual's five "delete after processing" settings, applied to Orthanc's storage only."""
+
+    delete_unmatched: bool = False
+    delete_rdsr: bool = False
+    delete_mg_images: bool = False
+    delete_dx_images: bool = False
+    delete_philips_ct: bool = False
+
+    def deletes(self, route: str | None) -> bool:
+        return {
+            "unmatched": self.delete_unmatched,
+            "rdsr": self.delete_rdsr,
+            "mg_image": self.delete_mg_images,
+            "dx_image": self.delete_dx_images,
+            "philips_ct_dose_info": self.delete_philips_ct,
+        }.get(route or "", False)
+
+
+def load_deletion_policy(session: Session) -> DeletionPolicy:
+    settings = session.get(model.ImportSettings, 1)
+    if settings is None:
+        return DeletionPolicy()
+    return DeletionPolicy(
+        **{name: bool(getattr(settings, name)) for name in DeletionPolicy.__dataclass_fields__}
+    )
+
+
+policy_cache: PolicyCache[IdentifiableDataPolicy] = PolicyCache(load_policy)
+deletion_policy_cache: PolicyCache[DeletionPolicy] = PolicyCache(load_deletion_policy)

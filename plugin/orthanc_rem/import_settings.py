@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
-from orthanc_rem.identifiable_data import DEFAULTS_074, policy_cache
+from orthanc_rem.identifiable_data import DEFAULTS_074, deletion_policy_cache, policy_cache
 
 SETTING_NAMES = tuple(
     column.key for column in model.ImportSettings.__table__.columns if column.key != "id"
@@ -54,6 +54,7 @@ def change(session: Session, **values: bool) -> None:
         setattr(settings, name, value)
     session.commit()
     policy_cache.clear()
+    deletion_policy_cache.clear()
 
 
 def add_not_patient_pattern(session: Session, applies_to: str, pattern: str) -> None:

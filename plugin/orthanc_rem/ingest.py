@@ -1,8 +1,10 @@
 """One object in, one outcome out: the path shared by Orthanc workers and ``orthanc-rem import``.
 
 Whatever happens to an object is written down: imported objects in ``processed_object``,
-everything else in ``rejected_object`` with the reason. Bad input never raises out of here,
-so a batch (or a worker) goes on with the next object.
+objects that are not dose reports or could not be read in ``rejected_object`` with the reason.
+Objects no importer handles at all ("unmatched": NM images, presentation states...) are only
+counted, so that a PACS forwarding everything does not flood the list. Bad input never raises
+out of here, so a batch (or a worker) goes on with the next object.
 """
 
 from __future__ import annotations
@@ -14,32 +16,32 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import persistence
-from orthanc_rem.extraction.dose_object import read_ct_dose_report, read_dicom_file
+from orthanc_rem.extraction.dispatch import UnmatchedObject, extract
+from orthanc_rem.extraction.dose_object import read_dicom_file
 from orthanc_rem.extraction.records import ExtractionError, NotADoseReport
+from orthanc_rem.extraction.routing import RouteKind
 
 log = logging.getLogger(__name__)
-
-#: SOP classes that can carry a CT dose report (PS3.4 B.5): the X-Ray Radiation Dose SR and the
-#: Enhanced SR that GE CT scanners use for the same content.
-DOSE_REPORT_SOP_CLASSES = frozenset(
-    {
-        "1.2.840.10008.5.1.4.1.1.88.67",  # X-Ray Radiation Dose SR
-        "1.2.840.10008.5.1.4.1.1.88.22",  # Enhanced SR
-    }
-)
 
 
 @dataclass(frozen=True)
 class ObjectOutcome:
     source: str
-    outcome: str  # imported | replaced | duplicate | superseded | not_dose_report | unsupported | failed
+    # imported | replaced | duplicate | superseded | not_dose_report | unmatched | ignored | failed
+    outcome: str
     reason: str = ""
     study_id: int | None = None
     sop_instance_uid: str | None = None
+    route: str | None = None  # the importer (RouteKind value), when one was chosen
 
     @property
     def ok(self) -> bool:
         return self.outcome != "failed"
+
+    @property
+    def extracted(self) -> bool:
+        """The object's content is in the database (now or from an earlier copy)."""
+        return self.outcome in ("imported", "replaced", "duplicate", "superseded")
 
 
 def ingest_object(
@@ -51,30 +53,26 @@ def ingest_object(
 ) -> ObjectOutcome:
     """Extract and store one DICOM object given as bytes or a file path."""
     sop_instance_uid = sop_class_uid = None
+    route: RouteKind | None = None
     try:
         dataset = read_dicom_file(content)
         sop_instance_uid = _text(dataset.get("SOPInstanceUID"))
         sop_class_uid = _text(dataset.get("SOPClassUID"))
-        if sop_class_uid not in DOSE_REPORT_SOP_CLASSES:
-            raise _Unsupported(f"SOP class {sop_class_uid or 'missing'} is not a dose report this version imports")
-        report = read_ct_dose_report(dataset)
+        taken, report = extract(dataset)
+        route = taken.kind
         with sessions() as session:
-            result = persistence.store_ct_report(session, report, orthanc_id, source)
-        return ObjectOutcome(source, result.outcome, result.detail, result.study_id, sop_instance_uid)
+            result = persistence.store_report(session, report, orthanc_id, source)
+        return ObjectOutcome(source, result.outcome, result.detail, result.study_id, sop_instance_uid, route)
+    except UnmatchedObject as exc:
+        return ObjectOutcome(source, "unmatched", str(exc), None, sop_instance_uid, RouteKind.UNMATCHED)
     except NotADoseReport as exc:
         return _reject(sessions, source, "not_dose_report", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
-    except _Unsupported as exc:
-        return _reject(sessions, source, "unsupported", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
     except ExtractionError as exc:
         return _reject(sessions, source, "failed", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
     except Exception as exc:  # noqa: BLE001 - any other failure is kept with its reason, never lost
         log.exception("import of %s failed", source)
         reason = f"{type(exc).__name__}: {exc}"
         return _reject(sessions, source, "failed", reason, orthanc_id, sop_instance_uid, sop_class_uid)
-
-
-class _Unsupported(Exception):
-    pass
 
 
 def _text(value: object) -> str | None:

@@ -54,12 +54,18 @@ class OrthancClient:
         return self._connection
 
     def get(self, path: str) -> bytes:
+        return self._request("GET", path)
+
+    def delete(self, path: str) -> None:
+        self._request("DELETE", path)
+
+    def _request(self, method: str, path: str) -> bytes:
         with self._lock:
             # A keep-alive connection may have been closed by Orthanc meanwhile: retry once on a new one.
             for attempt in (1, 2):
                 connection = self._connect()
                 try:
-                    connection.request("GET", self._base_path + path, headers=self._headers)
+                    connection.request(method, self._base_path + path, headers=self._headers)
                     response = connection.getresponse()
                     body = response.read()
                 except (http.client.HTTPException, OSError) as exc:

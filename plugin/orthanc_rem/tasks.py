@@ -14,10 +14,13 @@ from urllib.parse import urlparse
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
+from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import database, persistence
 from orthanc_rem.config import Settings
-from orthanc_rem.ingest import DOSE_REPORT_SOP_CLASSES, ObjectOutcome, ingest_object
+from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
+from orthanc_rem.identifiable_data import deletion_policy_cache
+from orthanc_rem.ingest import ObjectOutcome, ingest_object
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
 
 log = logging.getLogger(__name__)
@@ -81,13 +84,19 @@ def build_queue(settings: Settings) -> ExtractionQueue:
 
 
 def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_id: str) -> ObjectOutcome:
+    """Route, extract and store one instance Orthanc received; then apply the deletion policy."""
     sessions = database.session_factory(settings.database_url)
     source = f"orthanc:{orthanc_id}"
     try:
         sop_class_uid = client.sop_class_uid(orthanc_id)
-        if sop_class_uid is not None and sop_class_uid not in DOSE_REPORT_SOP_CLASSES:
-            # Decided from Orthanc's metadata: images are not downloaded at all.
-            return ObjectOutcome(source, "ignored", f"SOP class {sop_class_uid} is not a dose report")
+        if sop_class_uid is not None and sop_class_uid != SECONDARY_CAPTURE_IMAGE:
+            # Decided from Orthanc's metadata: objects no importer reads are not even downloaded.
+            # (A secondary capture needs its header: Philips dose info or Hologic projection?)
+            taken = route_from_orthanc(sop_class_uid, None, None, None, None)
+            if not taken.matched:
+                outcome = ObjectOutcome(source, "unmatched", taken.reason, route=RouteKind.UNMATCHED)
+                _apply_deletion_policy(sessions, client, orthanc_id, outcome)
+                return outcome
         content = client.instance_file(orthanc_id)
     except OrthancHttpError as exc:
         if exc.status == 404:
@@ -96,4 +105,22 @@ def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_
         raise OrthancUnavailable(str(exc)) from exc
     outcome = ingest_object(sessions, content, source=source, orthanc_id=orthanc_id)
     log.info("%s: %s %s", source, outcome.outcome, outcome.reason)
+    _apply_deletion_policy(sessions, client, orthanc_id, outcome)
     return outcome
+
+
+def _apply_deletion_policy(
+    sessions: sessionmaker[Session], client: OrthancClient, orthanc_id: str, outcome: ObjectOutcome
+) -> None:
+    """Delete from Orthanc what the settings say, and only what was extracted (or matched nothing):
+    an object that failed, or was judged "not a dose report", is always kept for a re-run."""
+    if not (outcome.extracted or outcome.outcome == "unmatched"):
+        return
+    with sessions() as session:
+        policy = deletion_policy_cache.get(session)
+    if policy.deletes(outcome.route):
+        try:
+            client.delete(f"/instances/{orthanc_id}")
+            log.info("orthanc:%s deleted from Orthanc after processing (%s)", orthanc_id, outcome.route)
+        except (OrthancHttpError, OrthancUnavailable) as exc:
+            log.warning("orthanc:%s could not be deleted after processing: %s", orthanc_id, exc)

@@ -152,7 +152,7 @@ def classification(ds: Dataset) -> Classification:
     ):
         return Classification(CT, "CT radiation dose report", template)
     if template == "10001" or (is_dose_root and set(_PROJECTION_CONTAINERS) & containers):
-        return Classification(PROJECTION, "projection X-ray dose report: not imported yet", template)
+        return Classification(PROJECTION, "projection X-ray dose report (TID 10001)", template)
     if is_dose_root:
         return Classification(
             BROKEN_DOSE_REPORT,

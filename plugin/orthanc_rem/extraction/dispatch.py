@@ -1,0 +1,45 @@
+"""One entry point from a parsed object to its dose report, following the store dispatch.
+
+The route (by SOP class, modality, manufacturer and series description) picks the importer;
+for structured reports the content then decides CT (TID 10011) or projection X-ray (TID 10001).
+"""
+
+from __future__ import annotations
+
+from pydicom.dataset import Dataset
+
+from orthanc_rem.extraction import dose_object
+from orthanc_rem.extraction.dx_image import read_dx_image
+from orthanc_rem.extraction.mg_image import read_mg_image
+from orthanc_rem.extraction.philips_ct import read_philips_ct_dose_info
+from orthanc_rem.extraction.projection_records import ProjectionDoseReport
+from orthanc_rem.extraction.projection_report import read_projection_dose_report
+from orthanc_rem.extraction.records import CtDoseReport, ExtractionError, NotADoseReport
+from orthanc_rem.extraction.routing import Route, RouteKind, route
+
+DoseReport = CtDoseReport | ProjectionDoseReport
+
+
+class UnmatchedObject(NotADoseReport):
+    """No importer reads this kind of object (NM images, presentation states, ...)."""
+
+
+def extract(ds: Dataset) -> tuple[Route, DoseReport]:
+    """The route taken and the report read; NotADoseReport / UnmatchedObject / ExtractionError otherwise."""
+    taken = route(ds)
+    if taken.kind is RouteKind.RDSR:
+        found = dose_object.classification(ds)
+        if found.kind == dose_object.CT:
+            return taken, dose_object.read_ct_dose_report(ds)
+        if found.kind == dose_object.PROJECTION:
+            return taken, read_projection_dose_report(ds)
+        if found.kind == dose_object.BROKEN_DOSE_REPORT:
+            raise ExtractionError(found.reason)
+        raise NotADoseReport(found.reason)
+    if taken.kind is RouteKind.DX_IMAGE:
+        return taken, read_dx_image(ds)
+    if taken.kind is RouteKind.MG_IMAGE:
+        return taken, read_mg_image(ds)
+    if taken.kind is RouteKind.PHILIPS_CT_DOSE_INFO:
+        return taken, read_philips_ct_dose_info(ds)
+    raise UnmatchedObject(taken.reason)
