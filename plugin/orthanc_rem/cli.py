@@ -127,6 +127,29 @@ def command_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_equipment(args: argparse.Namespace) -> int:
+    from orthanc_rem import equipment_admin
+
+    settings = load_settings(database_url=args.database)
+    database.upgrade_schema(settings.database_url)
+    with database.session_factory(settings.database_url)() as session:
+        try:
+            if args.display_name is not None:
+                equipment_admin.set_display_name(session, args.id or [], args.display_name)
+            if args.modality is not None:
+                value = None if args.modality.lower() == "none" else args.modality
+                if value is not None and value.lower() == "dual":
+                    value = "Dual"
+                changed = equipment_admin.set_user_defined_modality(session, args.id or [], value)
+                print(f"{changed} studies re-labelled", file=sys.stderr)
+        except ValueError as exc:
+            print(f"orthanc-rem equipment: {exc}", file=sys.stderr)
+            return 2
+        json.dump(equipment_admin.list_equipment(session), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
 def command_migrate(args: argparse.Namespace) -> int:
     settings = load_settings(database_url=args.database)
     database.upgrade_schema(settings.database_url)
@@ -167,7 +190,14 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--remove-not-patient", nargs=2, action="append", metavar=("name|id", "PATTERN"))
     config.add_argument("--add-074-defaults", action="store_true", help="add the patterns OpenREM 0.7.4 used")
     config.set_defaults(run=command_settings)
-    for sub in (importer, dump, migrate, reprocess, config):
+    equipment = commands.add_parser(
+        "equipment", help="list systems; set display names and user-defined modality (DX, RF, Dual, none)"
+    )
+    equipment.add_argument("--id", type=int, action="append", help="equipment id (see the list); repeat for more")
+    equipment.add_argument("--display-name", help="new display name for the given systems")
+    equipment.add_argument("--modality", help="user-defined modality: DX, RF, Dual or none (re-labels studies)")
+    equipment.set_defaults(run=command_equipment)
+    for sub in (importer, dump, migrate, reprocess, config, equipment):
         sub.add_argument("--database", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

@@ -242,6 +242,7 @@ def _update_study_header(
     policy: identifiable_data.IdentifiableDataPolicy,
 ) -> None:
     header = report.study
+    study.content_modality = report.modality
     study.modality = effective_modality(report.modality, equipment.user_defined_modality)
     study.equipment_id = equipment.id
     study.study_date = header.study_date

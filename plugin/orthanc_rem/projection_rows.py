@@ -46,10 +46,14 @@ def radiation_dose_row(report: records.ProjectionDoseReport) -> model.Projection
 
 
 def accumulation_row(accumulation: records.AccumulatedXRayDose) -> model.AccumulatedXRayDose:
-    row = model.AccumulatedXRayDose(**plain_fields(accumulation, model.AccumulatedXRayDose, skip=("mammography",)))
+    nested = ("mammography", "calibrations")
+    row = model.AccumulatedXRayDose(**plain_fields(accumulation, model.AccumulatedXRayDose, skip=nested))
     row.mammography = [
         model.AccumulatedMammographyDose(**plain_fields(m, model.AccumulatedMammographyDose))
         for m in accumulation.mammography
+    ]
+    row.calibrations = [
+        model.XRayCalibration(**plain_fields(c, model.XRayCalibration)) for c in accumulation.calibrations
     ]
     return row
 

@@ -73,7 +73,12 @@ class Study(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
-    modality: Mapped[str] = mapped_column(String(8), index=True)
+    modality: Mapped[str] = mapped_column(
+        String(8), index=True, info={"doc": "what the study is shown as: content_modality or the user-defined one"}
+    )
+    content_modality: Mapped[str | None] = mapped_column(
+        String(8), nullable=True, info={"doc": "what the dose objects themselves say (CT, RF, DX, MG)"}
+    )
     study_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     study_time: Mapped[dt.time | None] = mapped_column(Time, nullable=True)
     accession_number: Mapped[str | None] = text_column()

@@ -96,6 +96,28 @@ class AccumulatedXRayDose(Base):
     mammography: Mapped[list[AccumulatedMammographyDose]] = relationship(
         back_populates="accumulation", cascade="all, delete-orphan", order_by="AccumulatedMammographyDose.id"
     )
+    calibrations: Mapped[list[XRayCalibration]] = relationship(
+        back_populates="accumulation", cascade="all, delete-orphan", order_by="XRayCalibration.id"
+    )
+
+
+class XRayCalibration(Base):
+    """The Calibration container of TID 10002: how one plane's dose indicator was calibrated."""
+
+    __tablename__ = "xray_calibration"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    accumulation_fk: Mapped[int] = mapped_column(ForeignKey("accumulated_xray_dose.id", ondelete="CASCADE"), index=True)
+    dose_measurement_device_value: Mapped[str | None] = text_column()
+    dose_measurement_device_scheme: Mapped[str | None] = text_column()
+    dose_measurement_device_meaning: Mapped[str | None] = text_column()
+    calibration_date: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    calibration_factor: Mapped[float | None] = measured("1")
+    calibration_uncertainty_percent: Mapped[float | None] = measured("%")
+    calibration_responsible_party: Mapped[str | None] = text_column()
+    calibration_protocol: Mapped[str | None] = text_column()
+
+    accumulation: Mapped[AccumulatedXRayDose] = relationship(back_populates="calibrations")
 
 
 class AccumulatedMammographyDose(Base):
@@ -324,6 +346,7 @@ class XRayMechanical(Base):
     distance_source_to_isocenter_mm: Mapped[float | None] = measured("mm")
     distance_source_to_reference_point_mm: Mapped[float | None] = measured("mm")
     distance_source_to_detector_mm: Mapped[float | None] = measured("mm")
+    distance_source_to_patient_mm: Mapped[float | None] = measured("mm")
     distance_source_to_entrance_surface_mm: Mapped[float | None] = measured("mm")
     distance_source_to_table_plane_mm: Mapped[float | None] = measured("mm")
     table_longitudinal_position_mm: Mapped[float | None] = measured("mm")
