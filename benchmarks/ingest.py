@@ -42,14 +42,38 @@ from orthanc_harness import OrthancProcess  # noqa: E402
 from orthanc_rem import database, model  # noqa: E402
 
 CORPUS = Path(os.environ.get("ORTHANC_REM_CORPUS", REPO.parent / "shared" / "corpus" / "dicom"))
-TEMPLATES = [
-    "CT-RDSR-Siemens_Flash-TAP-SS.dcm",
-    "CT-RDSR-GEPixelMed.dcm",
-    "CT-RDSR-ToshibaPixelMed.dcm",
-    "CT-RDSR-Siemens-Multi-2.dcm",
-    "CT-ESR-GE_Optima.dcm",
-    "CT-RDSR-Toshiba_DoseCheck.dcm",
-]
+#: Corpus objects each kind of benchmark copies (round robin) with new UIDs.
+TEMPLATES = {
+    "ct": [
+        "CT-RDSR-Siemens_Flash-TAP-SS.dcm",
+        "CT-RDSR-GEPixelMed.dcm",
+        "CT-RDSR-ToshibaPixelMed.dcm",
+        "CT-RDSR-Siemens-Multi-2.dcm",
+        "CT-ESR-GE_Optima.dcm",
+        "CT-RDSR-Toshiba_DoseCheck.dcm",
+    ],
+    "rf": [
+        "RF-RDSR-Siemens-Zee.dcm",
+        "RF-RDSR-Philips_Allura.dcm",
+        "RF-RDSR-GE.dcm",
+        "RF-RDSR-Eurocolumbus.dcm",
+        "RF-No-kVp-and-others.dcm",
+        "RF-Pat-Orientation-Modifier-Missing.dcm",  # 3 MB, 316 events
+    ],
+    "dx": [
+        "DX-Im-Carestream_DR7500-1.dcm",
+        "DX-Im-Carestream_DRX.dcm",
+        "DX-Im-GE_XR220-1.dcm",
+        "DX-RDSR-Carestream_DRXEvolution.dcm",
+        "DX-RDSR-Canon_CXDI.dcm",
+    ],
+    "mg": [
+        "MG-Im-GE_Seno_1_ForProcessing.dcm",
+        "MG-Im-Hologic-PropProj.dcm",
+        "MG-RDSR-Hologic_2D.dcm",
+        "MG-RDSR-GEPristina-2D.dcm",
+    ],
+}
 IRRADIATION_EVENT_UID = "113769"
 
 
@@ -61,9 +85,9 @@ def _renew_event_uids(node: pydicom.Dataset) -> None:
         _renew_event_uids(item)
 
 
-def make_reports(count: int, folder: Path) -> list[Path]:
-    """``count`` distinct RDSR files made from the corpus templates, round robin."""
-    templates = [pydicom.dcmread(CORPUS / name) for name in TEMPLATES]
+def make_reports(count: int, folder: Path, kind: str = "ct") -> list[Path]:
+    """``count`` distinct dose objects made from the corpus templates of ``kind``, round robin."""
+    templates = [pydicom.dcmread(CORPUS / name) for name in TEMPLATES[kind]]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for index in range(count):
@@ -73,8 +97,10 @@ def make_reports(count: int, folder: Path) -> list[Path]:
         ds.SOPInstanceUID = generate_uid()
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.AccessionNumber = f"BENCH{index:06d}"
+        if "IrradiationEventUID" in ds:
+            ds.IrradiationEventUID = generate_uid()
         _renew_event_uids(ds)
-        path = folder / f"rdsr-{index:06d}.dcm"
+        path = folder / f"{kind}-{index:06d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
@@ -179,7 +205,7 @@ def processed_times(url: str) -> dict[str, dt.datetime]:
 
 
 def run_with_own_orthanc(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
-    files = make_reports(args.count, workdir / "objects")
+    files = make_reports(args.count, workdir / "objects", args.kind)
     database.upgrade_schema(database_url)
     queue = args.queue or f"sqlite:///{workdir / 'queue.sqlite'}"
     section = {"Database": database_url, "Queue": queue, "Workers": args.workers, "WorkerPython": sys.executable}
@@ -218,7 +244,9 @@ def measure(
     latencies.sort()
     missing = len(files) - len(latencies)
     elapsed = (last_row or end) - start
-    print(f"objects: {len(files)} CT RDSRs, {args.associations} associations, {args.workers} workers")
+    names = ", ".join(TEMPLATES[args.kind])
+    print(f"objects: {len(files)} {args.kind.upper()} objects copied from {names}")
+    print(f"{args.associations} associations, {args.workers} workers")
     print(f"database: {database.describe(database_url)}  queue: {queue}")
     print(f"C-STORE only: {len(sent) / (sent_at - start):.1f} objects/s")
     shortfall = f", {missing} MISSING" if missing else ""
@@ -242,6 +270,7 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--kind", choices=sorted(TEMPLATES), default="ct", help="which dose objects to send")
     parser.add_argument("--associations", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--postgres", action="store_true", help="use a scratch database at 127.0.0.1:5432")
@@ -257,7 +286,7 @@ def main() -> None:
         if args.url:
             if not args.database:
                 sys.exit("--url needs --database (where to look for the rows)")
-            files = make_reports(args.count, workdir / "objects")
+            files = make_reports(args.count, workdir / "objects", args.kind)
             pid = orthanc_listening_on(args.dicom_port)
             measure(args, files, args.dicom_port, args.aet, args.database, pid, "(the service's)")
         elif args.postgres:
