@@ -82,6 +82,17 @@ def on_change(change_type: int, _level: int, resource_id: str) -> None:
 
 
 orthanc.RegisterOnChangeCallback(on_change)
+
+# A button on Orthanc Explorer's start page that opens the dose pages (Orthanc Explorer 1 only).
+EXPLORER_BUTTON = """
+$('#lookup').live('pagebeforeshow', function() {
+  $('#orthanc-rem-dose-pages').remove();
+  $('<a>', {id: 'orthanc-rem-dose-pages', href: '..PREFIX/', 'data-role': 'button', 'data-icon': 'info',
+            'data-theme': 'e', rel: 'external', target: '_blank'})
+    .text('Radiation dose monitoring').insertBefore($('#lookup form').first()).button();
+});
+"""
+orthanc.ExtendOrthancExplorer(EXPLORER_BUTTON.replace("PREFIX", settings.url_prefix))
 orthanc.LogWarning(
     f"orthanc-rem loaded (Python {sys.version.split()[0]}), database {database.describe(settings.database_url)}"
 )

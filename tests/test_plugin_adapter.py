@@ -40,6 +40,9 @@ class FakeOrthanc(types.SimpleNamespace):
     def GenerateRestApiAuthorizationToken(self) -> str:  # noqa: N802
         return "Bearer fake-token"
 
+    def ExtendOrthancExplorer(self, javascript: str) -> None:  # noqa: N802
+        self.explorer_javascript = javascript
+
     def LogWarning(self, message: str) -> None:  # noqa: N802
         self.logs.append(message)
 
@@ -88,6 +91,11 @@ def test_registers_the_dose_pages_under_rem_and_one_change_callback(plugin):
     fake, _module, _started = plugin
     assert list(fake.rest_callbacks) == ["/rem(/.*)?"]
     assert len(fake.change_callbacks) == 1
+
+
+def test_orthanc_explorer_links_to_the_dose_pages(plugin):
+    fake, _module, _started = plugin
+    assert "href: '../rem/'" in fake.explorer_javascript
 
 
 def test_new_instance_is_enqueued_not_processed(plugin):

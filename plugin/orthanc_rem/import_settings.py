@@ -16,21 +16,28 @@ SETTING_NAMES = tuple(
 )
 
 
+def defaults() -> model.ImportSettings:
+    """The manual's defaults, as a row not (yet) in any session."""
+    settings = model.ImportSettings(id=1)
+    for column in model.ImportSettings.__table__.columns:
+        if column.key != "id" and column.default is not None:
+            setattr(settings, column.key, column.default.arg)
+    return settings
+
+
 def current(session: Session) -> model.ImportSettings:
-    """The settings row, created with the manual's defaults the first time it is needed."""
+    """The settings row, created with the manual's defaults the first time it is changed."""
     settings = session.get(model.ImportSettings, 1)
     if settings is None:
-        settings = model.ImportSettings(id=1)
-        for column in model.ImportSettings.__table__.columns:
-            if column.key != "id" and column.default is not None:
-                setattr(settings, column.key, column.default.arg)
+        settings = defaults()
         session.add(settings)
         session.flush()
     return settings
 
 
 def describe(session: Session) -> dict[str, Any]:
-    settings = current(session)
+    """The settings as JSON-ready values; reads only (a page view never writes)."""
+    settings = session.get(model.ImportSettings, 1) or defaults()
     patterns = session.execute(
         select(model.NotPatientPattern.applies_to, model.NotPatientPattern.pattern).order_by(
             model.NotPatientPattern.applies_to, model.NotPatientPattern.pattern

@@ -11,6 +11,11 @@ column or a dose-report table added to ``model`` appears in the API without a ch
   the API's URLs use;
 * the tree is walked along one-to-many relationships (study -> dose reports -> events -> sources),
   plus the study's own many-to-one references (its equipment) without walking further.
+
+The study lists' summaries (``study_summary``) follow the manual's list columns per modality: total
+DLP for CT; total DAP, dose at the reference point and fluoroscopy time for fluoroscopy (RF);
+DAP and dose at the reference point for radiography (DX); accumulated AGD per breast for mammography
+(MG). Values stay in the stored units (Gy.m2, Gy, s, mGy); the pages convert for display.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, inspect, select
@@ -28,7 +33,14 @@ from sqlalchemy.orm.interfaces import MANYTOONE, ONETOMANY, LoaderOption
 from orthanc_rem import model
 
 CODE_PARTS = ("_value", "_scheme", "_meaning")
+#: The modalities a study is sorted into (``Study.modality``), in the navigation bar's order.
+MODALITIES = ("CT", "RF", "DX", "MG")
 DLP_UNIT: str = model.CtRadiationDose.__table__.c.dlp_total_mgycm.info["unit"]
+_ACCUMULATED = model.AccumulatedXRayDose.__table__.c
+DAP_UNIT: str = _ACCUMULATED.dose_area_product_total_gym2.info["unit"]
+DOSE_RP_UNIT: str = _ACCUMULATED.dose_rp_total_gy.info["unit"]
+FLUORO_TIME_UNIT: str = _ACCUMULATED.total_fluoro_time_s.info["unit"]
+AGD_UNIT: str = model.AccumulatedMammographyDose.__table__.c.accumulated_average_glandular_dose_mgy.info["unit"]
 
 
 def json_value(value: Any) -> Any:
@@ -134,8 +146,157 @@ def number_of_events(study: model.Study) -> int:
     return sum(len(dose.events) for dose in study.ct_radiation_doses)
 
 
+# --- projection X-ray totals (RF, DX, MG) -------------------------------------------------------------
+
+
+def _sum_known(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def _plane_total(
+    modality: str, fluoro: float | None, acquisition: float | None, integrated: float | None
+) -> float | None:
+    """Fluoroscopy studies add TID 10004's fluoroscopy and acquisition totals (the manual's RF list);
+    radiography and mammography take TID 10007's integrated total. Each falls back on the other, as
+    vendors fill one or the other (Siemens writes zero acquisition totals, Carestream only TID 10007)."""
+    split = _sum_known((fluoro, acquisition))
+    if modality == "RF":
+        return split if split is not None else integrated
+    return integrated if integrated is not None else split
+
+
+def plane_dap_gym2(accumulation: model.AccumulatedXRayDose, modality: str) -> float | None:
+    return _plane_total(
+        modality,
+        accumulation.fluoro_dose_area_product_total_gym2,
+        accumulation.acquisition_dose_area_product_total_gym2,
+        accumulation.dose_area_product_total_gym2,
+    )
+
+
+def plane_dose_rp_gy(accumulation: model.AccumulatedXRayDose, modality: str) -> float | None:
+    return _plane_total(
+        modality,
+        accumulation.fluoro_dose_rp_total_gy,
+        accumulation.acquisition_dose_rp_total_gy,
+        accumulation.dose_rp_total_gy,
+    )
+
+
+def event_dose_rp_gy(event: model.ProjectionIrradiationEvent) -> float | None:
+    return event.source.dose_rp_gy if event.source is not None else None
+
+
+def _study_total(
+    study: model.Study,
+    plane_total: Callable[[model.AccumulatedXRayDose, str], float | None],
+    event_value: Callable[[model.ProjectionIrradiationEvent], float | None],
+) -> float | None:
+    """Summed over the study's dose reports; a report without accumulated totals counts its events."""
+    totals = []
+    for dose in study.projection_xray_radiation_doses:
+        total = _sum_known(plane_total(a, study.modality) for a in dose.accumulations)
+        totals.append(total if total is not None else _sum_known(map(event_value, dose.events)))
+    return _sum_known(totals)
+
+
+def total_dap_gym2(study: model.Study) -> float | None:
+    return _study_total(study, plane_dap_gym2, lambda event: event.dose_area_product_gym2)
+
+
+def total_dose_rp_gy(study: model.Study) -> float | None:
+    return _study_total(study, plane_dose_rp_gy, event_dose_rp_gy)
+
+
+def total_fluoro_time_s(study: model.Study) -> float | None:
+    """The planes' Total Fluoro Time added up (for a biplane system, both tubes' pedal time)."""
+    return _sum_known(
+        a.total_fluoro_time_s for dose in study.projection_xray_radiation_doses for a in dose.accumulations
+    )
+
+
+#: Laterality codes to breasts: TID 10005 uses the breast codes (T-04030 left breast...), events and
+#: image headers CID 244's G-A101 Left, G-A100 Right, G-A102 Right and left.
+BREASTS = {
+    "T-04030": "left", "G-A101": "left", "T-04020": "right", "G-A100": "right",
+    "T-04080": "both", "G-A102": "both",
+}  # fmt: skip
+
+
+def breast(code_value: str | None, meaning: str | None) -> str | None:
+    """The breast a laterality code names ("left", "right", "both"); by its meaning for other codes."""
+    if code_value in BREASTS:
+        return BREASTS[code_value]
+    words = set((meaning or "").lower().replace(",", " ").split())
+    if {"left", "right"} <= words or "both" in words or "bilateral" in words:
+        return "both"
+    return next((side for side in ("left", "right") if side in words), None)
+
+
+def accumulated_agd_mgy(study: model.Study) -> dict[str, float]:
+    """Accumulated average glandular dose per breast (TID 10005), summed over the study's reports;
+    a report that gives none counts its events' AGD by their laterality."""
+    per_breast: dict[str, float] = {}
+    for dose in study.projection_xray_radiation_doses:
+        reported = [
+            (breast(m.laterality_value, m.laterality_meaning), m.accumulated_average_glandular_dose_mgy)
+            for accumulation in dose.accumulations
+            for m in accumulation.mammography
+        ]
+        if not any(agd is not None for _, agd in reported):
+            reported = [
+                (breast(e.laterality_value, e.laterality_meaning), e.source.average_glandular_dose_mgy)
+                for e in dose.events
+                if e.source is not None
+            ]
+        for side, agd in reported:
+            if side is not None and agd is not None:
+                per_breast[side] = per_breast.get(side, 0.0) + agd
+    return per_breast
+
+
+def number_of_projection_events(study: model.Study) -> int:
+    return sum(len(dose.events) for dose in study.projection_xray_radiation_doses)
+
+
+def _measured(value: float | None, unit: str) -> dict[str, Any]:
+    return {"value": value, "unit": unit}
+
+
+def _dose_fields(study: model.Study) -> dict[str, Any]:
+    """The list columns that differ per modality."""
+    if study.modality == "CT":
+        return {
+            "number_of_events": number_of_events(study),
+            "total_dlp": _measured(total_dlp_mgycm(study), DLP_UNIT),
+        }
+    fields: dict[str, Any] = {
+        "number_of_events": number_of_projection_events(study),
+        "total_dap": _measured(total_dap_gym2(study), DAP_UNIT),
+        "total_dose_rp": _measured(total_dose_rp_gy(study), DOSE_RP_UNIT),
+    }
+    if study.modality == "RF":
+        fields["total_fluoro_time"] = _measured(total_fluoro_time_s(study), FLUORO_TIME_UNIT)
+        fields["planes"] = [
+            {
+                "acquisition_plane": _code(a, "acquisition_plane"),
+                "total_dap": _measured(plane_dap_gym2(a, "RF"), DAP_UNIT),
+                "total_dose_rp": _measured(plane_dose_rp_gy(a, "RF"), DOSE_RP_UNIT),
+                "total_fluoro_time": _measured(a.total_fluoro_time_s, FLUORO_TIME_UNIT),
+            }
+            for dose in study.projection_xray_radiation_doses
+            for a in dose.accumulations
+        ]
+    if study.modality == "MG":
+        fields["accumulated_agd"] = {
+            side: _measured(agd, AGD_UNIT) for side, agd in sorted(accumulated_agd_mgy(study).items())
+        }
+    return fields
+
+
 def study_summary(study: model.Study) -> dict[str, Any]:
-    """One row of a study list (the manual's CT list columns), JSON-ready."""
+    """One row of a study list (the manual's list columns for the study's modality), JSON-ready."""
     equipment = study.equipment
     return {
         "id": study.id,
@@ -153,8 +314,7 @@ def study_summary(study: model.Study) -> dict[str, Any]:
         "manufacturer": equipment.manufacturer if equipment else None,
         "manufacturer_model_name": equipment.manufacturer_model_name if equipment else None,
         "station_name": equipment.station_name if equipment else None,
-        "number_of_events": number_of_events(study),
-        "total_dlp": {"value": total_dlp_mgycm(study), "unit": DLP_UNIT},
+        **_dose_fields(study),
     }
 
 
@@ -172,21 +332,41 @@ def tree_loaders() -> list[LoaderOption]:
 
 
 def summary_loaders() -> list[LoaderOption]:
-    """What ``study_summary`` reads, and no more (lists show up to 400 studies per page)."""
-    event = model.CtIrradiationEvent
+    """What ``study_summary`` reads, and no more (lists show up to 400 studies per page).
+
+    One query per table whatever the page holds; a table no study of the page uses costs nothing.
+    """
+    ct_event = model.CtIrradiationEvent
+    dose, event, source = model.ProjectionXRayRadiationDose, model.ProjectionIrradiationEvent, model.XRaySource
+    projection = selectinload(model.Study.projection_xray_radiation_doses).load_only(dose.id, dose.study_fk)
     return [
         selectinload(model.Study.equipment),
         selectinload(model.Study.ct_radiation_doses)
         .selectinload(model.CtRadiationDose.events)
-        .load_only(event.id, event.ct_radiation_dose_fk, event.dlp_mgycm),
-    ]
+        .load_only(ct_event.id, ct_event.ct_radiation_dose_fk, ct_event.dlp_mgycm),
+        projection.selectinload(dose.accumulations).selectinload(model.AccumulatedXRayDose.mammography),
+        projection.selectinload(dose.events)
+        .load_only(
+            event.id, event.radiation_dose_fk, event.dose_area_product_gym2, event.laterality_value,
+            event.laterality_meaning,
+        )
+        .selectinload(event.source)
+        .load_only(source.id, source.event_fk, source.dose_rp_gy, source.average_glandular_dose_mgy),
+    ]  # fmt: skip
 
 
 def _filtered(
-    query: Select[Any], modality: str | None, date_from: dt.date | None, date_until: dt.date | None
+    query: Select[Any],
+    modality: str | None,
+    date_from: dt.date | None,
+    date_until: dt.date | None,
+    display_name: str | None,
 ) -> Select[Any]:
     if modality:
         query = query.where(model.Study.modality == modality.upper())
+    if display_name is not None:
+        systems = select(model.Equipment.id).where(model.Equipment.display_name == display_name)
+        query = query.where(model.Study.equipment_id.in_(systems))
     if date_from is not None:
         query = query.where(model.Study.study_date >= date_from)
     if date_until is not None:
@@ -201,14 +381,17 @@ def load_studies(
     date_until: dt.date | None = None,
     page: int = 1,
     per_page: int = 25,
+    display_name: str | None = None,
 ) -> tuple[list[model.Study], int]:
     """One page of studies, newest first, with what ``study_summary`` needs; and the total count.
 
-    ``date_from`` and ``date_until`` are inclusive; either may be given alone.
+    ``date_from`` and ``date_until`` are inclusive; either may be given alone. ``display_name``
+    is matched exactly (the home page's per-system links).
     """
-    total = session.scalar(_filtered(select(func.count(model.Study.id)), modality, date_from, date_until))
+    filters = (modality, date_from, date_until, display_name)
+    total = session.scalar(_filtered(select(func.count(model.Study.id)), *filters))
     query = (
-        _filtered(select(model.Study), modality, date_from, date_until)
+        _filtered(select(model.Study), *filters)
         .order_by(
             model.Study.study_date.desc().nulls_last(),
             model.Study.study_time.desc().nulls_last(),
@@ -227,9 +410,7 @@ def load_study(session: Session, study_id: int) -> model.Study | None:
     return session.scalars(query).one_or_none()
 
 
-def load_rejected(
-    session: Session, page: int = 1, per_page: int = 25
-) -> tuple[list[model.RejectedObject], int]:
+def load_rejected(session: Session, page: int = 1, per_page: int = 25) -> tuple[list[model.RejectedObject], int]:
     """Objects that were not imported, most recent attempt first; and the total count."""
     rejected = model.RejectedObject
     total = session.scalar(select(func.count(rejected.id)))
@@ -250,6 +431,25 @@ def modality_counts(session: Session) -> dict[str, int]:
     """Number of studies per modality, for the home page."""
     query = select(model.Study.modality, func.count(model.Study.id)).group_by(model.Study.modality)
     return {modality: count for modality, count in session.execute(query)}
+
+
+def systems_by_modality(session: Session) -> dict[str, list[dict[str, Any]]]:
+    """The home page's summary tables: per modality, each display name with its number of studies
+    and latest study date, busiest system first."""
+    study, equipment = model.Study, model.Equipment
+    query = (
+        select(study.modality, equipment.display_name, func.count(study.id), func.max(study.study_date))
+        .select_from(study)
+        .outerjoin(equipment, study.equipment_id == equipment.id)
+        .group_by(study.modality, equipment.display_name)
+        .order_by(study.modality, func.count(study.id).desc(), equipment.display_name)
+    )
+    systems: dict[str, list[dict[str, Any]]] = {}
+    for modality, display_name, count, latest in session.execute(query):
+        systems.setdefault(modality, []).append(
+            {"display_name": display_name, "studies": count, "latest_study_date": json_value(latest)}
+        )
+    return systems
 
 
 def rejected_count(session: Session) -> int:

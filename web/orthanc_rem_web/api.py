@@ -1,8 +1,9 @@
 """The JSON API: the same studies as the pages, with every stored field and its unit.
 
-``/api/studies`` lists summaries (newest first, filtered and paged like the CT list);
-``/api/studies/<id>`` is the whole study document (``orthanc_rem.study_document``);
-``/api/rejected`` lists the objects that were not imported and why.
+``/api/studies`` lists summaries of every modality (newest first, filtered by ``modality``, dates
+and ``display_name``, paged like the lists); ``/api/studies/<id>`` is the whole study document
+(``orthanc_rem.study_document``); ``/api/rejected`` lists the objects that were not imported and
+why; ``/api/settings`` shows the import settings (changed with ``orthanc-rem settings``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from typing import Any
 from flask import Blueprint, abort, request
 
 from orthanc_rem import study_document
-from orthanc_rem_web.app import API_PER_PAGE, browser, dose_session, list_query, page_arguments
+from orthanc_rem_web.app import (
+    API_PER_PAGE,
+    browser,
+    dose_session,
+    list_query,
+    modality_argument,
+    page_arguments,
+    settings_description,
+)
 
 blueprint = Blueprint("api", __name__)
 
@@ -22,9 +31,10 @@ def studies() -> dict[str, Any]:
     query = list_query(request.args, browser().settings.page_size, API_PER_PAGE)
     rows, total = study_document.load_studies(
         dose_session(),
-        modality=request.args.get("modality") or None,
+        modality=modality_argument(request.args),
         date_from=query.date_from,
         date_until=query.date_until,
+        display_name=query.display_name,
         page=query.page,
         per_page=query.per_page,
     )
@@ -50,3 +60,8 @@ def rejected() -> Any:
     page, per_page = page_arguments(request.args, API_PER_PAGE.stop - 1, API_PER_PAGE)
     rows, total = study_document.load_rejected(dose_session(), page, per_page)
     return [study_document.rejected_document(row) for row in rows], 200, {"X-Total-Count": str(total)}
+
+
+@blueprint.get("/settings")
+def settings() -> dict[str, Any]:
+    return settings_description(dose_session())

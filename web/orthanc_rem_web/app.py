@@ -21,8 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from orthanc_rem import database
+from orthanc_rem import database, import_settings
 from orthanc_rem.config import Settings
+from orthanc_rem.study_document import MODALITIES
+from orthanc_rem_web import projection_display
 
 PER_PAGE_CHOICES = (10, 25, 50, 100, 200, 400)
 API_PER_PAGE = range(1, 1001)
@@ -47,13 +49,16 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     app.extensions[_EXTENSION] = DoseBrowser(
         settings, sessions or database.session_factory(settings.database_url, writer=False)
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined] - keep the document in model order
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the document in model order
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.add_template_filter(fixed)
     app.add_template_filter(number)
     app.add_template_filter(sop_class_name)
+    for converter in (gym2_in_cgycm2, gy_in_mgy, s_in_ms, uas_in_mas):
+        app.add_template_filter(converter)
+    projection_display.register(app)
     app.add_template_global(orthanc_explorer_url)
     app.add_template_global(page_links)
     app.teardown_appcontext(_close_session)
@@ -84,6 +89,10 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()  # rolls back: the browser never commits
 
 
+def settings_description(session: Session) -> dict[str, Any]:
+    return import_settings.describe(session)
+
+
 # --- query parameters shared by the pages and the API -------------------------------------------
 
 
@@ -97,12 +106,14 @@ class ListQuery:
     per_page: int
     date_from: dt.date | None = None
     date_until: dt.date | None = None
+    display_name: str | None = None
 
     def link_args(self, default_per_page: int, **changes: Any) -> dict[str, Any]:
         """Arguments for ``url_for`` that reproduce this query (defaults omitted), with ``changes``."""
         values = {
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_until": self.date_until.isoformat() if self.date_until else None,
+            "display_name": self.display_name,
             "per_page": self.per_page if self.per_page != default_per_page else None,
             "page": self.page,
         } | changes
@@ -128,7 +139,17 @@ def list_query(args: Mapping[str, str], default_per_page: int, allowed: Sequence
     date_from, date_until = _date(args, "date_from"), _date(args, "date_until")
     if date_from and date_until and date_from > date_until:
         raise BadParameter(f"date_from ({date_from}) is after date_until ({date_until}).")
-    return ListQuery(page, per_page, date_from, date_until)
+    return ListQuery(page, per_page, date_from, date_until, args.get("display_name") or None)
+
+
+def modality_argument(args: Mapping[str, str]) -> str | None:
+    """The ``modality`` filter, upper-cased; None when not given."""
+    text = (args.get("modality") or "").strip()
+    if not text:
+        return None
+    if text.upper() not in MODALITIES:
+        raise BadParameter(f"modality must be one of {', '.join(MODALITIES)}, not {text!r}.")
+    return text.upper()
 
 
 def per_page_choices(default_per_page: int) -> tuple[int, ...]:
@@ -181,9 +202,7 @@ def _bad_parameter(error: BadParameter) -> Any:
 
 def _database_error(error: SQLAlchemyError) -> Any:
     _log.exception("dose database error on %s", request.path)
-    return _error(
-        503, "Dose database unavailable", f"The dose database cannot be read: {type(error).__name__}."
-    )
+    return _error(503, "Dose database unavailable", f"The dose database cannot be read: {type(error).__name__}.")
 
 
 # --- template helpers ---------------------------------------------------------------------------------
@@ -200,6 +219,26 @@ def number(value: float | None, max_places: int = 3) -> str:
         return ""
     text = f"{value:.{max_places}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+# Stored units to the units the manual displays (DAP in cGy.cm2, dose at the reference point in mGy,
+# durations in ms, exposure in mAs); None stays None so that ``fixed`` and ``number`` print nothing.
+
+
+def gym2_in_cgycm2(value: float | None) -> float | None:
+    return None if value is None else value * 1e6
+
+
+def gy_in_mgy(value: float | None) -> float | None:
+    return None if value is None else value * 1e3
+
+
+def s_in_ms(value: float | None) -> float | None:
+    return None if value is None else value * 1e3
+
+
+def uas_in_mas(value: float | None) -> float | None:
+    return None if value is None else value / 1e3
 
 
 def sop_class_name(uid: str | None) -> str:

@@ -1,4 +1,5 @@
-"""The HTML pages: home, CT study list, CT study detail, objects not imported.
+"""The HTML pages: home, a study list and a study detail page per modality, objects not imported,
+import settings.
 
 Columns and header fields follow the OpenREM 0.8.1 manual ("Viewing study details") so that users
 moving from OpenREM find what they know; everything else is plain server-rendered HTML that works
@@ -7,12 +8,29 @@ without JavaScript.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, render_template, request
 
-from orthanc_rem import study_document
-from orthanc_rem_web.app import browser, dose_session, list_query, page_arguments, per_page_choices
+from orthanc_rem import import_settings, model, study_document
+from orthanc_rem_web.app import (
+    browser,
+    dose_session,
+    list_query,
+    page_arguments,
+    per_page_choices,
+    settings_description,
+)
 
 blueprint = Blueprint("pages", __name__)
+
+#: The manual's names for the modalities, in its navigation bar's order.
+MODALITY_NAMES = {"CT": "CT", "RF": "Fluoroscopy", "DX": "Radiography", "MG": "Mammography"}
+
+
+@blueprint.app_context_processor
+def _modalities() -> dict[str, Any]:
+    return {"modality_names": MODALITY_NAMES}
 
 
 def _pages(total: int, per_page: int) -> int:
@@ -22,31 +40,34 @@ def _pages(total: int, per_page: int) -> int:
 @blueprint.get("/")
 def home() -> str:
     session = dose_session()
-    counts = study_document.modality_counts(session)
-    counts.setdefault("CT", 0)
+    counts = {modality: 0 for modality in MODALITY_NAMES} | study_document.modality_counts(session)
     return render_template(
         "home.html",
-        counts=sorted(counts.items()),
+        counts=counts,
         total=sum(counts.values()),
+        systems=study_document.systems_by_modality(session),
         rejected=study_document.rejected_count(session),
     )
 
 
-@blueprint.get("/ct/")
-def ct_list() -> str:
+def _study_list(modality: str) -> str:
     default = browser().settings.page_size
     choices = per_page_choices(default)
     query = list_query(request.args, default, choices)
     studies, total = study_document.load_studies(
         dose_session(),
-        modality="CT",
+        modality=modality,
         date_from=query.date_from,
         date_until=query.date_until,
+        display_name=query.display_name,
         page=query.page,
         per_page=query.per_page,
     )
     return render_template(
-        "ct_list.html",
+        "study_list.html",
+        modality=modality,
+        list_endpoint=f"pages.{modality.lower()}_list",
+        detail_endpoint=f"pages.{modality.lower()}_detail",
         studies=[study_document.study_summary(s) for s in studies],
         total=total,
         query=query,
@@ -56,11 +77,36 @@ def ct_list() -> str:
     )
 
 
+@blueprint.get("/ct/")
+def ct_list() -> str:
+    return _study_list("CT")
+
+
+@blueprint.get("/rf/")
+def rf_list() -> str:
+    return _study_list("RF")
+
+
+@blueprint.get("/dx/")
+def dx_list() -> str:
+    return _study_list("DX")
+
+
+@blueprint.get("/mg/")
+def mg_list() -> str:
+    return _study_list("MG")
+
+
+def _study(study_id: int, modality: str) -> model.Study:
+    study = study_document.load_study(dose_session(), study_id)
+    if study is None or study.modality != modality:
+        abort(404, description=f"There is no {MODALITY_NAMES[modality]} study with id {study_id}.")
+    return study
+
+
 @blueprint.get("/ct/<int:study_id>")
 def ct_detail(study_id: int) -> str:
-    study = study_document.load_study(dose_session(), study_id)
-    if study is None or study.modality != "CT":
-        abort(404, description=f"There is no CT study with id {study_id}.")
+    study = _study(study_id, "CT")
     return render_template(
         "ct_detail.html",
         study=study,
@@ -68,6 +114,36 @@ def ct_detail(study_id: int) -> str:
         total_dlp=study_document.total_dlp_mgycm(study),
         number_of_events=study_document.number_of_events(study),
     )
+
+
+def _projection_detail(study_id: int, modality: str) -> str:
+    study = _study(study_id, modality)
+    return render_template(
+        f"{modality.lower()}_detail.html",
+        study=study,
+        number_of_events=study_document.number_of_projection_events(study),
+        total_dap=study_document.total_dap_gym2(study),
+        total_dose_rp=study_document.total_dose_rp_gy(study),
+        total_fluoro_time=study_document.total_fluoro_time_s(study),
+        accumulated_agd=study_document.accumulated_agd_mgy(study),
+        plane_dap=study_document.plane_dap_gym2,
+        plane_dose_rp=study_document.plane_dose_rp_gy,
+    )
+
+
+@blueprint.get("/rf/<int:study_id>")
+def rf_detail(study_id: int) -> str:
+    return _projection_detail(study_id, "RF")
+
+
+@blueprint.get("/dx/<int:study_id>")
+def dx_detail(study_id: int) -> str:
+    return _projection_detail(study_id, "DX")
+
+
+@blueprint.get("/mg/<int:study_id>")
+def mg_detail(study_id: int) -> str:
+    return _projection_detail(study_id, "MG")
 
 
 @blueprint.get("/rejected")
@@ -84,4 +160,34 @@ def rejected() -> str:
         per_page=per_page,
         pages=_pages(total, per_page),
         default_per_page=default,
+    )
+
+
+#: What each import setting means, in the manual's words (Config -> Patient ID, DICOM object deletion).
+SETTING_LABELS = {
+    "store_patient_name": "Store patient name",
+    "hash_patient_name": "Store patient name as a one-way hash",
+    "store_patient_id": "Store patient ID",
+    "hash_patient_id": "Store patient ID as a one-way hash",
+    "store_birth_date": "Store date of birth (for the age at the study)",
+    "hash_accession_number": "Store accession number as a one-way hash",
+    "delete_unmatched": "Delete objects that are not dose objects we import",
+    "delete_rdsr": "Delete radiation dose structured reports after import",
+    "delete_mg_images": "Delete mammography images after import",
+    "delete_dx_images": "Delete radiography images after import",
+    "delete_philips_ct": "Delete Philips CT dose info images after import",
+}
+
+
+@blueprint.get("/settings")
+def settings() -> str:
+    description = settings_description(dose_session())
+    return render_template(
+        "settings.html",
+        settings=[
+            (name, SETTING_LABELS.get(name, name.replace("_", " ")), description[name])
+            for name in import_settings.SETTING_NAMES
+        ],
+        name_patterns=description["not_patient_name_patterns"],
+        id_patterns=description["not_patient_id_patterns"],
     )
