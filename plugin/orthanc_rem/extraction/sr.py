@@ -92,8 +92,15 @@ def clean_text(value: object) -> str | None:
         text = "\\".join(parts)
     else:
         text = str(value)
+    if "\x1b" in text:
+        text = _LEFTOVER_ESCAPE.sub("", text)
     text = text.strip(" \t\r\n\x00")
     return text or None
+
+
+#: ISO 2022 escape sequences (PS3.5 6.1.2.5) that survived decoding: pydicom hands "ISO 2022 IR 58"
+#: (GB2312) text to Python's gb2312 codec with its ESC $ ) A still in front.
+_LEFTOVER_ESCAPE = re.compile("\x1b[\x20-\x2f]+[\x40-\x7e]")
 
 
 def dataset_text(ds: Dataset, keyword: str) -> str | None:
