@@ -13,7 +13,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+import pydicom
 import pytest
+from pydicom.dataelem import RawDataElement
+from pydicom.tag import Tag
+from pydicom.uid import generate_uid
 from sqlalchemy import func, select
 
 import sr_facts
@@ -79,9 +83,26 @@ def expected_studies(corpus) -> dict[str, set[str]]:  # type: ignore[no-untyped-
     return studies
 
 
-def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, orthanc_with_plugin):
+def broken_dose_report(corpus, folder: Path) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
+    """A valid DICOM object whose dose report tree is broken: a CTDIvol that is not a number."""
+    ds = pydicom.dcmread(corpus("CT-RDSR-Siemens-Multi-1.dcm"))
+    ds.StudyInstanceUID = ds.SeriesInstanceUID = ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    (ctdivol,) = sr_facts.find(ds, sr_facts.MEAN_CTDIVOL)
+    path = folder / "broken.dcm"
+    numeric_value = Tag(0x0040, 0xA30A)
+    # A raw element is written as it is: pydicom would refuse to make this DS value itself.
+    ctdivol.MeasuredValueSequence[0]._dict[numeric_value] = RawDataElement(
+        numeric_value, "DS", 6, b"12.5x ", 0, False, True
+    )
+    ds.save_as(path, enforce_file_format=True)
+    return path, str(ds.SOPInstanceUID)
+
+
+def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, orthanc_with_plugin, tmp_path):
     orthanc, url = orthanc_with_plugin
-    files = [corpus(name) for name in CT_DOSE_FILES + OTHER_FILES]
+    broken, broken_uid = broken_dose_report(corpus, tmp_path)
+    files = [corpus(name) for name in CT_DOSE_FILES + OTHER_FILES] + [broken]
     storescu(orthanc.dicom_port, orthanc.aet, files)
     expected = expected_studies(corpus)
     sessions = database.session_factory(url)
@@ -90,7 +111,7 @@ def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, or
         with sessions() as session:
             done = session.scalar(select(func.count()).select_from(model.ProcessedObject))
             rejected = session.scalar(select(func.count()).select_from(model.RejectedObject))
-        return done == len(CT_DOSE_FILES) + 1 and rejected >= 1  # + the DX image
+        return done == len(CT_DOSE_FILES) + 1 and rejected >= 2  # + the DX image; non-dose ESR, broken
 
     orthanc.wait_until(all_processed, timeout=90, interval=0.25, message="objects not processed")
 
@@ -111,6 +132,15 @@ def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, or
     non_dose = sr_facts.read(corpus("ESR_non-dose.dcm"))
     assert rejected[str(non_dose.SOPInstanceUID)].outcome == "not_dose_report"
     assert rejected[str(non_dose.SOPInstanceUID)].orthanc_id
+
+    assert rejected[broken_uid].outcome == "failed"
+    assert "Mean CTDIvol" in rejected[broken_uid].reason and rejected[broken_uid].orthanc_id
+    assert orthanc.get_json(f"/instances/{rejected[broken_uid].orthanc_id}")["MainDicomTags"]["SOPInstanceUID"] == (
+        broken_uid
+    )  # kept in Orthanc for a re-run
+    quarantine = orthanc.get_json("/rem/api/rejected")
+    assert broken_uid in {row["sop_instance_uid"] for row in quarantine}
+    assert broken_uid in dump_dom(orthanc.url("/rem/rejected"))
 
     listing = orthanc.get_json("/rem/api/studies?modality=CT&per_page=100")
     assert listing["total"] == len(expected)
