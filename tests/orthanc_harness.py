@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -374,3 +375,14 @@ def running_orthanc(
     errors = process.python_errors(expected_errors)
     if errors:
         pytest.fail("Python errors in the Orthanc log:\n" + "\n\n".join(errors), pytrace=False)
+
+
+def storescu(port: int, aet: str, files: list[Path]) -> None:
+    if shutil.which("storescu") is None:
+        pytest.fail("dcmtk's storescu is missing: scripts/bootstrap installs dcmtk")
+    subprocess.run(
+        ["storescu", "-aec", aet, "-aet", "MODALITY", "127.0.0.1", str(port), *map(str, files)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )

@@ -7,22 +7,16 @@ Expected values are read from the DICOM files with plain pydicom (tests/sr_facts
 from __future__ import annotations
 
 import html
-import shutil
-import subprocess
 import sys
 from collections import defaultdict
-from pathlib import Path
 
-import pydicom
 import pytest
-from pydicom.dataelem import RawDataElement
-from pydicom.tag import Tag
-from pydicom.uid import generate_uid
 from sqlalchemy import func, select
 
 import sr_facts
 from browser import dump_dom
-from orthanc_harness import REPO_ROOT, running_orthanc
+from made_objects import broken_dose_report
+from orthanc_harness import REPO_ROOT, running_orthanc, storescu
 from orthanc_rem import database, model
 
 pytestmark = pytest.mark.orthanc
@@ -42,17 +36,6 @@ CT_DOSE_FILES = [
     "CT-RDSR-Toshiba_DoseCheck.dcm",
 ]
 OTHER_FILES = ["ESR_non-dose.dcm", "DX-Im-GE_XR220-1.dcm", "NM-PetIm-GE.dcm"]
-
-
-def storescu(port: int, aet: str, files: list[Path]) -> None:
-    if shutil.which("storescu") is None:
-        pytest.fail("dcmtk's storescu is missing: scripts/bootstrap installs dcmtk")
-    subprocess.run(
-        ["storescu", "-aec", aet, "-aet", "MODALITY", "127.0.0.1", str(port), *map(str, files)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -81,22 +64,6 @@ def expected_studies(corpus) -> dict[str, set[str]]:  # type: ignore[no-untyped-
         ds = sr_facts.read(corpus(name))
         studies[str(ds.StudyInstanceUID)] |= sr_facts.event_uids(ds)
     return studies
-
-
-def broken_dose_report(corpus, folder: Path) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
-    """A valid DICOM object whose dose report tree is broken: a CTDIvol that is not a number."""
-    ds = pydicom.dcmread(corpus("CT-RDSR-Siemens-Multi-1.dcm"))
-    ds.StudyInstanceUID = ds.SeriesInstanceUID = ds.SOPInstanceUID = generate_uid()
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    (ctdivol,) = sr_facts.find(ds, sr_facts.MEAN_CTDIVOL)
-    path = folder / "broken.dcm"
-    numeric_value = Tag(0x0040, 0xA30A)
-    # A raw element is written as it is: pydicom would refuse to make this DS value itself.
-    ctdivol.MeasuredValueSequence[0]._dict[numeric_value] = RawDataElement(
-        numeric_value, "DS", 6, b"12.5x ", 0, False, True
-    )
-    ds.save_as(path, enforce_file_format=True)
-    return path, str(ds.SOPInstanceUID)
 
 
 def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, orthanc_with_plugin, tmp_path):
