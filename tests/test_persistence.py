@@ -138,3 +138,18 @@ def test_a_quarantined_object_that_imports_after_a_fix_leaves_the_list(corpus, s
     again = ingest_object(sessions, good, source="orthanc:abc")
     assert again.outcome == "imported"
     assert count(sessions, model.RejectedObject) == 0
+
+
+@pytest.mark.parametrize("offset", [2000, 5000])
+def test_a_corrupted_file_is_quarantined_with_its_reason(corpus, sessions, offset):
+    """64 bytes of the content tree overwritten (a disk or transfer error): the structure breaks,
+    the object is quarantined with a reason naming what broke, and the next object still imports."""
+    data = bytearray(corpus("CT-RDSR-GEPixelMed.dcm").read_bytes())
+    data[offset : offset + 64] = bytes((i * 37 + 11) % 256 for i in range(64))
+    corrupted = ingest_object(sessions, bytes(data), source="corrupted")
+    assert corrupted.outcome == "failed"
+    assert corrupted.reason
+    assert ingest(sessions, corpus("CT-RDSR-ToshibaPixelMed.dcm")).outcome == "imported"
+    with sessions() as session:
+        (rejected,) = session.scalars(select(model.RejectedObject)).all()
+    assert rejected.source == "corrupted" and rejected.reason == corrupted.reason
