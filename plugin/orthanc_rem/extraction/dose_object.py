@@ -12,8 +12,10 @@ import datetime as dt
 import io
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
@@ -24,7 +26,7 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from orthanc_rem.extraction import sr
 from orthanc_rem.extraction.fast_dataset import UnsupportedEncoding, read_fast
 from orthanc_rem.extraction.headers import read_equipment, read_patient, read_study
-from orthanc_rem.extraction.records import CtDoseReport, ExtractionError, NotADoseReport
+from orthanc_rem.extraction.records import CtDoseReport, Equipment, ExtractionError, NotADoseReport, Patient, Study
 from orthanc_rem.extraction.tid10011 import (
     CT_ACCUMULATED_DOSE_DATA,
     CT_ACQUISITION,
@@ -40,6 +42,8 @@ _SR_SOP_CLASS_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 #: Root containers of TID 10001 Projection X-Ray Radiation Dose (Accumulated X-Ray Dose Data,
 #: Irradiation Event X-Ray Data): how a projection report without template identifier is recognised.
 _PROJECTION_CONTAINERS = ("113702", "113706")
+
+D = TypeVar("D")
 
 CT = "ct"
 PROJECTION = "projection"
@@ -166,36 +170,68 @@ def classification(ds: Dataset) -> Classification:
     )
 
 
-def read_ct_dose_report(ds: Dataset) -> CtDoseReport:
-    """Headers plus the TID 10011 tree of one CT dose object."""
+@dataclass(frozen=True)
+class ReportParts(Generic[D]):
+    """What every dose report has, whatever its template: header records and the dose tree."""
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    study: Study
+    patient: Patient
+    equipment: Equipment
+    dose: D
+    warnings: tuple[str, ...]
+
+
+def read_report_parts(
+    ds: Dataset, wanted_kind: str, template_name: str, read_dose: Callable[[Dataset, list[str]], D]
+) -> ReportParts[D]:
+    """Check the object is a report of ``wanted_kind``, then read its headers and its dose tree.
+
+    Not that kind: :class:`NotADoseReport` with the reason. Broken: :class:`ExtractionError`.
+    """
     found = classification(ds)
     if found.kind == BROKEN_DOSE_REPORT:
         raise ExtractionError(found.reason)
-    if found.kind != CT:
+    if found.kind != wanted_kind:
         raise NotADoseReport(found.reason)
     sop_instance_uid = sr.dataset_text(ds, "SOPInstanceUID")
     if sop_instance_uid is None:
         raise ExtractionError("SOP Instance UID (0008,0018) is missing")
     warnings: list[str] = []
     if found.template is None:
-        warnings.append("no Content Template Sequence; recognised as TID 10011 by its content")
+        warnings.append(f"no Content Template Sequence; recognised as {template_name} by its content")
     try:
         study = read_study(ds)
         patient = read_patient(ds, study.study_date or _content_date(ds), warnings)
         equipment = read_equipment(ds)
-        dose = read_ct_radiation_dose(ds, warnings)
+        dose = read_dose(ds, warnings)
     except (OSError, EOFError, struct.error) as exc:
         # pydicom parses defined-length sequences lazily: damage deep in the tree surfaces here.
         raise ExtractionError(f"content tree cannot be decoded: {exc}") from exc
-    return CtDoseReport(
+    return ReportParts(
         sop_instance_uid=sop_instance_uid,
         sop_class_uid=sr.dataset_text(ds, "SOPClassUID") or "",
         study=study,
         patient=patient,
         equipment=equipment,
         dose=dose,
-        modality="CT",
         warnings=tuple(warnings),
+    )
+
+
+def read_ct_dose_report(ds: Dataset) -> CtDoseReport:
+    """Headers plus the TID 10011 tree of one CT dose object."""
+    parts = read_report_parts(ds, CT, "TID 10011", read_ct_radiation_dose)
+    return CtDoseReport(
+        sop_instance_uid=parts.sop_instance_uid,
+        sop_class_uid=parts.sop_class_uid,
+        study=parts.study,
+        patient=parts.patient,
+        equipment=parts.equipment,
+        dose=parts.dose,
+        modality="CT",
+        warnings=parts.warnings,
     )
 
 

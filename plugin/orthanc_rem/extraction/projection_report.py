@@ -9,17 +9,12 @@ modality the content describes with ``projection_modality``.
 
 from __future__ import annotations
 
-import datetime as dt
-import struct
-
 from pydicom.dataset import Dataset
 
 from orthanc_rem.extraction import projection_sr as psr
 from orthanc_rem.extraction import sr
-from orthanc_rem.extraction.dose_object import BROKEN_DOSE_REPORT, PROJECTION, classification
-from orthanc_rem.extraction.headers import read_equipment, read_patient, read_study
+from orthanc_rem.extraction.dose_object import PROJECTION, read_report_parts
 from orthanc_rem.extraction.projection_records import ProjectionDoseReport, ProjectionXRayRadiationDose
-from orthanc_rem.extraction.records import ExtractionError, NotADoseReport
 from orthanc_rem.extraction.tid10001 import (
     FLUOROSCOPY_GUIDED_SYSTEM,
     MAMMOGRAPHY,
@@ -39,35 +34,17 @@ def read_projection_dose_report(ds: Dataset) -> ProjectionDoseReport:
     Report" Enhanced SR): :class:`NotADoseReport`. A report whose tree cannot be read:
     :class:`ExtractionError` naming the item.
     """
-    found = classification(ds)
-    if found.kind == BROKEN_DOSE_REPORT:
-        raise ExtractionError(found.reason)
-    if found.kind != PROJECTION:
-        raise NotADoseReport(found.reason)
-    sop_instance_uid = sr.dataset_text(ds, "SOPInstanceUID")
-    if sop_instance_uid is None:
-        raise ExtractionError("SOP Instance UID (0008,0018) is missing")
-    warnings: list[str] = []
-    if found.template is None:
-        warnings.append("no Content Template Sequence; recognised as TID 10001 by its content")
-    try:
-        study = read_study(ds)
-        patient = read_patient(ds, study.study_date or _content_date(ds), warnings)
-        equipment = read_equipment(ds)
-        dose = read_projection_xray_radiation_dose(ds, warnings)
-    except (OSError, EOFError, struct.error) as exc:
-        # pydicom parses defined-length sequences lazily: damage deep in the tree surfaces here.
-        raise ExtractionError(f"content tree cannot be decoded: {exc}") from exc
+    parts = read_report_parts(ds, PROJECTION, "TID 10001", read_projection_xray_radiation_dose)
     return ProjectionDoseReport(
-        sop_instance_uid=sop_instance_uid,
-        sop_class_uid=sr.dataset_text(ds, "SOPClassUID") or "",
-        study=study,
-        patient=patient,
-        equipment=equipment,
-        dose=dose,
-        modality=projection_modality(dose),
+        sop_instance_uid=parts.sop_instance_uid,
+        sop_class_uid=parts.sop_class_uid,
+        study=parts.study,
+        patient=parts.patient,
+        equipment=parts.equipment,
+        dose=parts.dose,
+        modality=projection_modality(parts.dose),
         source_kind="rdsr",
-        warnings=tuple(warnings),
+        warnings=parts.warnings,
     )
 
 
@@ -117,6 +94,3 @@ def projection_modality(dose: ProjectionXRayRadiationDose) -> str:
         return RF
     return DX
 
-
-def _content_date(ds: Dataset) -> dt.date | None:
-    return sr.parse_da(sr.dataset_text(ds, "ContentDate") or sr.dataset_text(ds, "SeriesDate"))

@@ -1,11 +1,7 @@
 """SR reading that the projection X-ray templates need and ``sr`` does not (yet) offer.
 
-Three gaps, each a candidate to move into ``sr``:
+Two gaps, each a candidate to move into ``sr``:
 
-* **units** of projection dosimetry: ``sr.convert`` knows neither dose-area product, area, tube
-  current-time product, angles, pulse rates nor forces. They are converted here with the same rules
-  (UCUM code from the report; unknown unit -> :class:`sr.UnitError`), everything else is passed on to
-  ``sr.convert``;
 * **several values in one NUM**: pulse-level kVp, tube current and pulse width may come one NUM per
   pulse (GE Senographe Pristina) or as one NUM whose Numeric Value (DS, VM 1-n on the wire) holds
   every pulse (Eurocolumbus Fly4). ``sr.num`` keeps only the first value;
@@ -25,59 +21,9 @@ from orthanc_rem.extraction.sr import ContentItem, UnitError
 
 # --- units ------------------------------------------------------------------------------------------
 
-#: UCUM code -> (dimension, factor to the dimension's first unit), for what ``sr`` does not know.
-#: Dose-area product in every spelling PS3.16 and the vendors' displays use; Gy.m2 is the standard's.
-_UNITS: dict[str, tuple[str, float]] = {
-    "Gy.m2": ("dose area product", 1.0),
-    "dGy.m2": ("dose area product", 1e-1),
-    "cGy.m2": ("dose area product", 1e-2),
-    "mGy.m2": ("dose area product", 1e-3),
-    "uGy.m2": ("dose area product", 1e-6),
-    "Gy.cm2": ("dose area product", 1e-4),
-    "dGy.cm2": ("dose area product", 1e-5),
-    "cGy.cm2": ("dose area product", 1e-6),
-    "mGy.cm2": ("dose area product", 1e-7),
-    "uGy.cm2": ("dose area product", 1e-10),
-    "m2": ("area", 1.0),
-    "dm2": ("area", 1e-2),
-    "cm2": ("area", 1e-4),
-    "mm2": ("area", 1e-6),
-    "A.s": ("current-time product", 1.0),
-    "mA.s": ("current-time product", 1e-3),
-    "uA.s": ("current-time product", 1e-6),
-    "deg": ("plane angle", 1.0),
-    "{pulse}/s": ("pulse rate", 1.0),
-    "/s": ("pulse rate", 1.0),
-    "N": ("force", 1.0),
-    "dN": ("force", 1e-1),
-    "daN": ("force", 10.0),
-    "%": ("percentage", 1.0),
-}
-
-#: Non-UCUM spellings found in the corpus, mapped to what they mean.
-#: "Gym2": Siemens AXIOM-Artis (Zee) and Fluorospot Compact for every DAP; "uAs": Siemens and Hologic
-#: for the Exposure (113736); "pulse/s": GE OEC/Super-C for the Pulse Rate (113791).
-UNIT_ALIASES: dict[str, str] = {
-    "Gym2": "Gy.m2",
-    "uAs": "uA.s",
-    "pulse/s": "{pulse}/s",
-}
-
-
-def convert(value: float, unit: str | None, to: str) -> float:
-    """``value`` in the report's ``unit`` converted to ``to``: projection units here, the rest by
-    ``sr.convert``."""
-    if to not in _UNITS:
-        return sr.convert(value, unit, to)
-    source = (unit or "").strip()
-    source = UNIT_ALIASES.get(source, source)
-    if source not in _UNITS:
-        raise UnitError(f"unit {unit!r} is not a unit this importer knows (wanted {to})")
-    dimension, factor = _UNITS[source]
-    wanted_dimension, wanted_factor = _UNITS[to]
-    if dimension != wanted_dimension:
-        raise UnitError(f"unit {unit!r} is a {dimension}, not a {wanted_dimension} like {to}")
-    return value if factor == wanted_factor else value * factor / wanted_factor
+#: Units now live in ``sr`` (one table for every template); kept as names for the readers here.
+convert = sr.convert
+UNIT_ALIASES = sr.UNIT_ALIASES
 
 
 # --- numbers ----------------------------------------------------------------------------------------

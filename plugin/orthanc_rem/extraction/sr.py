@@ -231,6 +231,31 @@ _UNITS: dict[str, tuple[str, float]] = {
     "V": ("voltage", 1.0),
     "1": ("ratio", 1.0),
     "{ratio}": ("ratio", 1.0),
+    # projection X-ray dosimetry (TID 10001-10007)
+    "Gy.m2": ("dose area product", 1.0),
+    "dGy.m2": ("dose area product", 1e-1),
+    "cGy.m2": ("dose area product", 1e-2),
+    "mGy.m2": ("dose area product", 1e-3),
+    "uGy.m2": ("dose area product", 1e-6),
+    "Gy.cm2": ("dose area product", 1e-4),
+    "dGy.cm2": ("dose area product", 1e-5),
+    "cGy.cm2": ("dose area product", 1e-6),
+    "mGy.cm2": ("dose area product", 1e-7),
+    "uGy.cm2": ("dose area product", 1e-10),
+    "m2": ("area", 1.0),
+    "dm2": ("area", 1e-2),
+    "cm2": ("area", 1e-4),
+    "mm2": ("area", 1e-6),
+    "A.s": ("current-time product", 1.0),
+    "mA.s": ("current-time product", 1e-3),
+    "uA.s": ("current-time product", 1e-6),
+    "deg": ("plane angle", 1.0),
+    "{pulse}/s": ("pulse rate", 1.0),
+    "/s": ("pulse rate", 1.0),
+    "N": ("force", 1.0),
+    "dN": ("force", 1e-1),
+    "daN": ("force", 10.0),
+    "%": ("percentage", 1.0),
 }
 
 #: Non-UCUM spellings seen from real scanners, mapped to what they mean.
@@ -242,6 +267,10 @@ UNIT_ALIASES: dict[str, str] = {
     "mGy/mAs": "mGy/(mA.s)",
     "mSv/mGy.cm": "mSv/(mGy.cm)",
     "ratio": "{ratio}",
+    # projection X-ray reports: Siemens AXIOM-Artis/Fluorospot, Siemens/Hologic, GE OEC/Super-C
+    "Gym2": "Gy.m2",
+    "uAs": "uA.s",
+    "pulse/s": "{pulse}/s",
 }
 
 
