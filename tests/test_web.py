@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, model, persistence
+from orthanc_rem import model, persistence
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction import records
 from orthanc_rem.study_document import study_document
@@ -101,19 +100,6 @@ def ct_report(
 
 
 # --- fixtures -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'orthanc-rem.sqlite'}"
-    database.upgrade_schema(url)
-    yield url
-    database.dispose_all()
-
-
-@pytest.fixture
-def sessions(database_url: str) -> sessionmaker[Session]:
-    return database.session_factory(database_url)
 
 
 @pytest.fixture

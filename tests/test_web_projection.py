@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +21,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 import sr_facts
-from orthanc_rem import database, import_settings, model, persistence
+from orthanc_rem import import_settings, model, persistence
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.dose_object import read_dicom_file
 from orthanc_rem.extraction.projection_report import read_projection_dose_report
@@ -107,19 +106,6 @@ def meaning(item: Dataset | None) -> str | None:
 
 
 # --- fixtures -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'orthanc-rem.sqlite'}"
-    database.upgrade_schema(url)
-    yield url
-    database.dispose_all()
-
-
-@pytest.fixture
-def sessions(database_url: str) -> sessionmaker[Session]:
-    return database.session_factory(database_url)
 
 
 @pytest.fixture

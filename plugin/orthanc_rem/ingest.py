@@ -20,6 +20,7 @@ from orthanc_rem.extraction.dispatch import UnmatchedObject, extract
 from orthanc_rem.extraction.dose_object import read_dicom_file
 from orthanc_rem.extraction.records import ExtractionError, NotADoseReport
 from orthanc_rem.extraction.routing import RouteKind
+from orthanc_rem.extraction.sr import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ def ingest_object(
     route: RouteKind | None = None
     try:
         dataset = read_dicom_file(content)
-        sop_instance_uid = _text(dataset.get("SOPInstanceUID"))
-        sop_class_uid = _text(dataset.get("SOPClassUID"))
+        sop_instance_uid = clean_text(dataset.get("SOPInstanceUID"))
+        sop_class_uid = clean_text(dataset.get("SOPClassUID"))
         taken, report = extract(dataset)
         route = taken.kind
         with sessions() as session:
@@ -73,10 +74,6 @@ def ingest_object(
         log.exception("import of %s failed", source)
         reason = f"{type(exc).__name__}: {exc}"
         return _reject(sessions, source, "failed", reason, orthanc_id, sop_instance_uid, sop_class_uid)
-
-
-def _text(value: object) -> str | None:
-    return str(value).strip() or None if value is not None else None
 
 
 def _reject(

@@ -21,11 +21,6 @@ from orthanc_rem.extraction.sr import ContentItem, UnitError
 
 # --- units ------------------------------------------------------------------------------------------
 
-#: Units now live in ``sr`` (one table for every template); kept as names for the readers here.
-convert = sr.convert
-UNIT_ALIASES = sr.UNIT_ALIASES
-
-
 # --- numbers ----------------------------------------------------------------------------------------
 
 
@@ -63,7 +58,7 @@ def values_in(item: ContentItem, unit: str) -> tuple[float, ...]:
     if not values:
         return ()
     try:
-        return tuple(convert(value, found_unit, unit) for value in values)
+        return tuple(sr.convert(value, found_unit, unit) for value in values)
     except UnitError as exc:
         raise UnitError(f"{sr.label(item)}: {exc}") from exc
 
