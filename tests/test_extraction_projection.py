@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import datetime as dt
 import functools
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -711,11 +710,11 @@ def test_missing_event_uid_is_a_warning_not_an_error(corpus):
 # --- speed ------------------------------------------------------------------------------------------
 
 
-def test_large_fluoroscopy_report_extracts_quickly(corpus):
-    """RF-Pat-Orientation-Modifier-Missing.dcm: 3.2 MB, 316 events (dcmdump: 316 x 113706)."""
+def test_large_fluoroscopy_report_reads_every_event(corpus):
+    """RF-Pat-Orientation-Modifier-Missing.dcm: 3.2 MB, 316 events (dcmdump: 316 x 113706).
+
+    How fast it is read is measured in ``benchmarks/``, not asserted here.
+    """
     data = corpus("RF-Pat-Orientation-Modifier-Missing.dcm").read_bytes()
-    started = time.perf_counter()
     report = read_projection_dose_report(read_dicom_file(data))
-    elapsed = time.perf_counter() - started
     assert len(report.dose.events) == 316
-    assert elapsed < 2.0, f"{elapsed:.2f} s"

@@ -21,14 +21,14 @@ from pydicom.filewriter import write_dataset
 from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
-from conftest import corpus_dir
+from conftest import corpus_files
 from orthanc_rem.extraction import dose_object, sr
 from orthanc_rem.extraction.dose_object import read_ct_dose_report, read_dicom_file
 from orthanc_rem.extraction.fast_dataset import FastDataset, UnsupportedEncoding, read_fast
 from orthanc_rem.extraction.records import ExtractionError
 from test_extraction_ct import CT_FILES
 
-CORPUS = sorted(path.name for path in corpus_dir().glob("*.dcm"))
+CORPUS = [path.name for path in corpus_files()]
 #: 160 000 elements that take pydicom ~10 s to convert one by one; its encoding (Implicit VR Little
 #: Endian, RF report) is also that of RF-No-kVp-and-others.dcm, which every test does read.
 ELEMENT_BY_ELEMENT = [name for name in CORPUS if name != "RF-Pat-Orientation-Modifier-Missing.dcm"]

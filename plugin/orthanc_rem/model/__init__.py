@@ -7,7 +7,16 @@ Coded values keep code value, coding scheme and meaning (``x_value``, ``x_scheme
 ``create_all`` on a user's database.
 """
 
-from orthanc_rem.model.common import Base, Equipment, Patient, ProcessedObject, RejectedObject, Study
+from orthanc_rem.model.common import (
+    Base,
+    Equipment,
+    ExtractionWarning,
+    IngestState,
+    Patient,
+    ProcessedObject,
+    RejectedObject,
+    Study,
+)
 from orthanc_rem.model.ct import CtDoseCheck, CtIrradiationEvent, CtRadiationDose, CtXRaySource
 from orthanc_rem.model.projection import (
     AccumulatedMammographyDose,
@@ -33,8 +42,10 @@ __all__ = [
     "CtRadiationDose",
     "CtXRaySource",
     "Equipment",
+    "ExtractionWarning",
     "ImageViewModifier",
     "ImportSettings",
+    "IngestState",
     "NotPatientPattern",
     "Patient",
     "ProcessedObject",

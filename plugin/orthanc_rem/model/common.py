@@ -152,10 +152,42 @@ class ProcessedObject(Base):
     study_fk: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"), index=True)
     sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
     sop_class_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    series_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     orthanc_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     processed_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
     study: Mapped[Study] = relationship(back_populates="objects")
+    warnings: Mapped[list[ExtractionWarning]] = relationship(
+        back_populates="processed_object", cascade="all, delete-orphan", order_by="ExtractionWarning.id"
+    )
+
+
+class ExtractionWarning(Base):
+    """A value of an imported object that could not be read and was left empty, with the reason.
+
+    Nothing is dropped without a word: a malformed optional item, a non-numeric or non-finite
+    number, a negative dose... becomes one row here, shown on the study's page and in the API.
+    """
+
+    __tablename__ = "extraction_warning"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    processed_object_fk: Mapped[int] = mapped_column(
+        ForeignKey("processed_object.id", ondelete="CASCADE"), index=True
+    )
+    message: Mapped[str] = mapped_column(Text)
+
+    processed_object: Mapped[ProcessedObject] = relationship(back_populates="warnings")
+
+
+class IngestState(Base):
+    """Small named values the service keeps between runs, e.g. the last Orthanc change sequence
+    number whose instance has been handed to the workers (catch-up after a stop or a crash)."""
+
+    __tablename__ = "ingest_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class RejectedObject(Base):
