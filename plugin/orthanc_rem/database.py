@@ -45,10 +45,14 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
         # would otherwise start a deferred transaction behind our back).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        # WAL is a property of the file, kept once set. Asking for it again on every connection
+        # takes a lock that SQLite may refuse at once, without the busy handler, while another
+        # process writes ("database is locked" seen with two workers starting together).
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
