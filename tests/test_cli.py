@@ -175,7 +175,11 @@ def test_reprocess_reads_the_services_configuration(corpus, tmp_path, database_u
         assert ingest_object(sessions, content, source=f"orthanc:{ct}", orthanc_id=ct).outcome == "imported"
         with sessions() as session:  # as if it had arrived before its importer existed
             persistence.record_rejection(
-                session, source=f"orthanc:{other['ID']}", outcome="not_dose_report", reason="old", orthanc_id=other["ID"]
+                session,
+                source=f"orthanc:{other['ID']}",
+                outcome="not_dose_report",
+                reason="old",
+                orthanc_id=other["ID"],
             )
         data = tmp_path / "data"
         data.mkdir()
