@@ -301,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
         "extract studies (or objects not imported) again from the objects Orthanc still holds",
     )
     chosen = reprocess.add_mutually_exclusive_group()
-    chosen.add_argument("--study", type=int, action="append", help="study id (as in the API); repeat for more")
+    chosen.add_argument(
+        "--study", type=int, action="append", metavar="ID", help="study id (as in the API); repeat for more"
+    )
     chosen.add_argument("--all", action="store_true", help="every study")
     chosen.add_argument("--rejected", action="store_true", help="every object that failed (quarantined)")
     reprocess.add_argument(
