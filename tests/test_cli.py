@@ -71,3 +71,130 @@ def test_import_reports_a_broken_file_and_goes_on(corpus, tmp_path):
     assert f"{broken}: failed (" in result.stdout
     assert "ToshibaPixelMed.dcm: imported" in result.stdout
     assert len(json.loads(run("--database", url, "dump").stdout)) == 1
+
+
+# --- a Unix tool: one line and exit code 2 for a database it cannot open, quiet on a closed pipe ---------
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    return line
+
+
+def test_a_missing_database_is_one_line_and_exit_code_2(tmp_path):
+    missing = tmp_path / "nowhere" / "orthanc-rem.sqlite"
+    for command in ("dump", "equipment"):
+        line = one_line_error(run("--database", f"sqlite:///{missing}", command))
+        assert line.startswith(f"orthanc-rem: cannot open the dose database at {missing}: "), line
+    assert not missing.parent.exists()  # nothing created by a command that only reads
+
+
+def test_an_unreadable_database_is_one_line_and_exit_code_2(tmp_path):
+    not_a_database = tmp_path / "notes.sqlite"
+    not_a_database.write_text("this is not SQLite\n" * 100)
+    line = one_line_error(run("--database", f"sqlite:///{not_a_database}", "dump"))
+    assert line.startswith(f"orthanc-rem: cannot open the dose database at {not_a_database}: "), line
+    parent_is_a_file = not_a_database / "orthanc-rem.sqlite"
+    line = one_line_error(run("--database", f"sqlite:///{parent_is_a_file}", "import", str(tmp_path)))
+    assert line.startswith(f"orthanc-rem: cannot open the dose database at {parent_is_a_file}: "), line
+    refused = "postgresql://nobody@127.0.0.1:9/orthanc_rem"  # the discard port: nothing listens there
+    line = one_line_error(run("--database", refused, "dump"))
+    assert line.startswith("orthanc-rem: cannot open the dose database at postgresql+psycopg2://nobody@"), line
+
+
+def test_a_closed_pipe_ends_the_command_quietly(archive, tmp_path):
+    """``orthanc-rem dump | head`` : the reader is gone before anything is written."""
+    url = f"sqlite:///{tmp_path / 'piped.sqlite'}"
+    assert run("--database", url, "import", str(archive)).returncode == 0
+    for command in (["dump"], ["import", str(archive)], ["equipment"]):
+        process = subprocess.Popen(
+            [*CLI, "--database", url, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        stderr = process.stderr.read()
+        process.wait(timeout=300)
+        assert "Error" not in stderr and "Traceback" not in stderr, stderr
+        assert process.returncode == 141  # 128 + SIGPIPE, as a shell reports a tool ended by the pipe
+
+
+SUB_COMMANDS = ["import", "dump", "migrate", "reprocess", "settings", "equipment"]
+
+
+@pytest.mark.parametrize("command", [None, *SUB_COMMANDS])
+def test_help_is_plain_text_and_lists_the_global_options(command):
+    result = run(*([command] if command else []), "--help")
+    assert result.returncode == 0, result.stderr
+    for markup in ("``", ":func:", ":class:", "**"):
+        assert markup not in result.stdout
+    assert "--database URL" in result.stdout
+    assert "--config FILE" in result.stdout
+
+
+def test_global_options_go_before_or_after_the_sub_command(archive, tmp_path):
+    url = f"sqlite:///{tmp_path / 'either.sqlite'}"
+    assert run("import", "--database", url, str(archive)).returncode == 0
+    assert len(json.loads(run("--database", url, "dump").stdout)) == 2
+
+
+# --- reprocess finds the service as scripts/serve runs it ---------------------------------------------
+
+
+SERVICE_CONFIGURATION = """{
+  // as orthanc-config/orthanc.json: comments, ${VARIABLES}, a URL with // inside a string
+  "Name" : "ORTHANC-REM //not a comment",
+  "HttpPort" : %(port)d,
+  "AuthenticationEnabled" : true,
+  "RegisteredUsers" : { "admin" : "${ORTHANC_REM_ADMIN_PASSWORD}" },
+  /* our own section */
+  "OrthancRem" : {
+    "Database" : "${SITE_DOSE_DATABASE}",
+    "DataDirectory" : "${ORTHANC_REM_DATA}",
+    "OrthancUrl" : ""
+  }
+}
+"""
+
+
+@pytest.mark.orthanc
+def test_reprocess_reads_the_services_configuration(corpus, tmp_path, database_url, sessions):
+    """Port, login and database come from the file scripts/serve starts Orthanc with; the admin
+    password from the data folder where scripts/serve generated it."""
+    from orthanc_harness import running_orthanc
+    from orthanc_rem import persistence
+    from orthanc_rem.ingest import ingest_object
+
+    password = "generated-by-serve"
+    config = {"AuthenticationEnabled": True, "RegisteredUsers": {"admin": password}}
+    with running_orthanc(tmp_path / "orthanc", config=config) as orthanc:
+        ct = json.loads(orthanc.request("POST", "/instances", corpus("CT-RDSR-GEPixelMed.dcm").read_bytes()))["ID"]
+        other = json.loads(orthanc.request("POST", "/instances", corpus("CT-RDSR-ToshibaPixelMed.dcm").read_bytes()))
+        content = orthanc.request("GET", f"/instances/{ct}/file")
+        assert ingest_object(sessions, content, source=f"orthanc:{ct}", orthanc_id=ct).outcome == "imported"
+        with sessions() as session:  # as if it had arrived before its importer existed
+            persistence.record_rejection(
+                session,
+                source=f"orthanc:{other['ID']}",
+                outcome="not_dose_report",
+                reason="old",
+                orthanc_id=other["ID"],
+            )
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "admin-password").write_text(password + "\n")
+        service_config = tmp_path / "orthanc.json"
+        service_config.write_text(SERVICE_CONFIGURATION % {"port": orthanc.http_port})
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORTHANC_REM_")}
+        env |= {"ORTHANC_REM_ORTHANC_CONFIG": str(service_config), "ORTHANC_REM_DATA": str(data)}
+        env["SITE_DOSE_DATABASE"] = database_url
+
+        result = run("reprocess", "--all", env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"orthanc:{ct}: imported" in result.stdout
+        result = run("reprocess", "--rejected", env=env)
+        assert "nothing to do" in result.stdout
+        result = run("reprocess", "--rejected", "--include-not-dose-reports", env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"orthanc:{other['ID']}: imported" in result.stdout

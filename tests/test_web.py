@@ -479,7 +479,8 @@ def test_study_document_has_units_codes_and_iso_dates(client, store):  # type: i
     assert document["study_time"] == "10:00:00"
     dt.datetime.fromisoformat(document["imported_at"])
     assert document["procedure_code"] is None
-    assert document["patient"]["age_years"] == {"value": 52.83, "unit": "a"}
+    # 52.83 years stored in whole months (birth dates are not stored): floor(52.83 * 12) = 633 months.
+    assert document["patient"]["age_years"] == {"value": 633 / 12, "unit": "a"}
     assert document["patient"]["size_m"] == {"value": 1.9, "unit": "m"}
     assert document["equipment"]["display_name"] == "Hospital A CT1"
     assert [o["sop_instance_uid"] for o in document["objects"]] == ["1.2.3.5.99"]

@@ -8,16 +8,119 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
+import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from alembic.util import CommandError
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, model
-from orthanc_rem.config import load_settings
+from orthanc_rem import database, model, strict_json
+from orthanc_rem.config import Settings, load_settings, read_orthanc_configuration
+
+DESCRIPTION = """\
+Radiation exposure monitoring for Orthanc, from the command line: import archives of dose objects
+without Orthanc (the same extraction and storage the service's workers run), dump the database as
+JSON, re-extract studies from Orthanc, change import settings and equipment names."""
+
+#: The configuration scripts/serve starts Orthanc with, when the CLI runs from the same checkout.
+REPOSITORY_CONFIGURATION = Path(__file__).resolve().parents[2] / "orthanc-config" / "orthanc.json"
+
+
+class CannotOpenDatabase(Exception):
+    """The dose database is missing or unreadable: one line for the user, exit code 2."""
+
+
+class CannotReadConfiguration(Exception):
+    """The service's configuration file named cannot be read: one line for the user, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """What the command knows of the service it works beside: settings and Orthanc's configuration."""
+
+    settings: Settings
+    orthanc_configuration: Mapping[str, Any]
+
+    def orthanc_authorization(self) -> str | None:
+        """The service account of our section, else Orthanc's first registered user (the admin
+        scripts/serve creates), so that reprocess works as the operator who runs the service."""
+        if self.settings.orthanc_authorization:
+            return self.settings.orthanc_authorization
+        users = self.orthanc_configuration.get("RegisteredUsers") or {}
+        if self.orthanc_configuration.get("AuthenticationEnabled", True) and users:
+            user, password = next(iter(users.items()))
+            if password:
+                return f"{user}:{password}"
+        return None
+
+
+def configuration_path(args: argparse.Namespace, environ: Mapping[str, str]) -> Path | None:
+    """``--config``, else ``$ORTHANC_REM_ORTHANC_CONFIG``, else this checkout's orthanc-config (the
+    same choice scripts/serve makes); None when none exists (defaults then apply)."""
+    named = args.config or environ.get("ORTHANC_REM_ORTHANC_CONFIG")
+    if named:
+        return Path(named)
+    if environ.get("ORTHANC_REM_CONFIG"):
+        return None  # load_settings reads this plain-JSON override itself
+    return REPOSITORY_CONFIGURATION if REPOSITORY_CONFIGURATION.is_file() else None
+
+
+def service(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Service:
+    env = dict(os.environ if environ is None else environ)
+    path = configuration_path(args, env)
+    if path is None:
+        return Service(load_settings(environ=env, database_url=args.database), {})
+    try:
+        configuration = read_orthanc_configuration(path, env)
+        settings = load_settings(configuration, env, args.database)
+        if "ORTHANC_REM_ADMIN_PASSWORD" not in env:
+            # scripts/serve keeps the generated admin password in the data folder.
+            password_file = settings.data_dir / "admin-password"
+            if password_file.is_file() and os.access(password_file, os.R_OK):
+                env["ORTHANC_REM_ADMIN_PASSWORD"] = password_file.read_text("utf-8").strip()
+                configuration = read_orthanc_configuration(path, env)
+    except (OSError, ValueError) as exc:
+        raise CannotReadConfiguration(f"cannot read the service configuration {path}: {exc}") from exc
+    return Service(settings, configuration)
+
+
+def open_database(settings: Settings, *, create: bool) -> sessionmaker[Session]:
+    """Sessions on the dose database, its schema brought up to date.
+
+    ``create`` is for commands that may start a new database (import, migrate, settings); the
+    others refuse a SQLite file that does not exist rather than answer from a new empty one.
+    """
+    url = settings.database_url
+    where = database.describe(url) if "://" in url else url
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            where = str(parsed.database)
+            if not create and not Path(where).is_file():
+                raise CannotOpenDatabase(
+                    f"cannot open the dose database at {where}: no such file "
+                    "(give --database, or create it with 'orthanc-rem migrate')"
+                )
+        database.upgrade_schema(url)
+        return database.session_factory(url)
+    except CannotOpenDatabase:
+        raise
+    except (SQLAlchemyError, OSError, ImportError, CommandError) as exc:
+        raise CannotOpenDatabase(f"cannot open the dose database at {where}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(reason).strip().splitlines()
+    return text[0] if text else type(reason).__name__
 
 
 def expand_paths(patterns: list[str]) -> Iterator[Path]:
@@ -34,12 +137,10 @@ def expand_paths(patterns: list[str]) -> Iterator[Path]:
                 yield path
 
 
-def command_import(args: argparse.Namespace) -> int:
+def command_import(args: argparse.Namespace, service: Service) -> int:
     from orthanc_rem.ingest import ingest_object
 
-    settings = load_settings(database_url=args.database)
-    database.upgrade_schema(settings.database_url)
-    sessions = database.session_factory(settings.database_url)
+    sessions = open_database(service.settings, create=True)
     counts: Counter[str] = Counter()
     for path in expand_paths(args.files):
         if not path.exists():
@@ -55,35 +156,37 @@ def command_import(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] or counts["missing"] else 0
 
 
-def command_dump(args: argparse.Namespace) -> int:
+def command_dump(args: argparse.Namespace, service: Service) -> int:
     from orthanc_rem.study_document import study_document
 
-    settings = load_settings(database_url=args.database)
-    database.upgrade_schema(settings.database_url)
-    sessions = database.session_factory(settings.database_url)
+    sessions = open_database(service.settings, create=False)
     with sessions() as session:
         studies = session.scalars(select(model.Study).order_by(model.Study.id)).all()
         documents = [study_document(study) for study in studies]
-    json.dump(documents, sys.stdout, indent=2, ensure_ascii=False)
+    strict_json.dump(documents, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
 
 
-def command_reprocess(args: argparse.Namespace) -> int:
+def command_reprocess(args: argparse.Namespace, service: Service) -> int:
     from orthanc_rem.orthanc_client import OrthancClient
-    from orthanc_rem.reprocess import StudySkipped, reprocess_studies, retry_rejected
+    from orthanc_rem.reprocess import REJECTED_OUTCOMES, StudySkipped, reprocess_studies, retry_rejected
 
-    settings = load_settings(database_url=args.database)
-    database.upgrade_schema(settings.database_url)
-    sessions = database.session_factory(settings.database_url)
-    client = OrthancClient(args.orthanc or settings.orthanc_url, args.orthanc_auth or settings.orthanc_authorization)
-    if args.rejected:
-        results = retry_rejected(sessions, client)
-    elif args.all or args.study:
-        results = reprocess_studies(sessions, client, None if args.all else args.study)
-    else:
+    if args.include_not_dose_reports and not args.rejected:
+        print("orthanc-rem reprocess: --include-not-dose-reports goes with --rejected", file=sys.stderr)
+        return 2
+    if not (args.rejected or args.all or args.study):
         print("orthanc-rem reprocess: name studies with --study ID, or give --all or --rejected", file=sys.stderr)
         return 2
+    sessions = open_database(service.settings, create=False)
+    client = OrthancClient(
+        args.orthanc or service.settings.orthanc_url, args.orthanc_auth or service.orthanc_authorization()
+    )
+    if args.rejected:
+        outcomes = REJECTED_OUTCOMES if args.include_not_dose_reports else ("failed",)
+        results = retry_rejected(sessions, client, outcomes)
+    else:
+        results = reprocess_studies(sessions, client, None if args.all else args.study)
     counts: Counter[str] = Counter()
     for result in results:
         if isinstance(result, StudySkipped):
@@ -96,12 +199,10 @@ def command_reprocess(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
-def command_settings(args: argparse.Namespace) -> int:
+def command_settings(args: argparse.Namespace, service: Service) -> int:
     from orthanc_rem import import_settings
 
-    settings = load_settings(database_url=args.database)
-    database.upgrade_schema(settings.database_url)
-    with database.session_factory(settings.database_url)() as session:
+    with open_database(service.settings, create=True)() as session:
         try:
             if args.set:
                 changes = {}
@@ -121,18 +222,16 @@ def command_settings(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"orthanc-rem settings: {exc}", file=sys.stderr)
             return 2
-        json.dump(import_settings.describe(session), sys.stdout, indent=2, ensure_ascii=False)
         session.commit()
+        strict_json.dump(import_settings.describe(session), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
 
 
-def command_equipment(args: argparse.Namespace) -> int:
+def command_equipment(args: argparse.Namespace, service: Service) -> int:
     from orthanc_rem import equipment_admin
 
-    settings = load_settings(database_url=args.database)
-    database.upgrade_schema(settings.database_url)
-    with database.session_factory(settings.database_url)() as session:
+    with open_database(service.settings, create=False)() as session:
         try:
             if args.display_name is not None:
                 equipment_admin.set_display_name(session, args.id or [], args.display_name)
@@ -145,66 +244,115 @@ def command_equipment(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"orthanc-rem equipment: {exc}", file=sys.stderr)
             return 2
-        json.dump(equipment_admin.list_equipment(session), sys.stdout, indent=2, ensure_ascii=False)
+        strict_json.dump(equipment_admin.list_equipment(session), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0
 
 
-def command_migrate(args: argparse.Namespace) -> int:
-    settings = load_settings(database_url=args.database)
-    database.upgrade_schema(settings.database_url)
-    print(f"database {database.describe(settings.database_url)} is up to date")
+def command_migrate(args: argparse.Namespace, service: Service) -> int:
+    open_database(service.settings, create=True)
+    print(f"database {database.describe(service.settings.database_url)} is up to date")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orthanc-rem", description=__doc__)
-    parser.add_argument(
+def _global_options(parser: argparse.ArgumentParser, *, on_sub_command: bool) -> None:
+    """Options every sub-command takes, before or after its name (``orthanc-rem dump --database X``).
+
+    On a sub-command their default is "not given", so that a value given before the sub-command's
+    name is not overwritten by the sub-command's default.
+    """
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if on_sub_command else {}
+    group = parser.add_argument_group("global options")
+    group.add_argument(
         "--database",
-        help="SQLAlchemy URL of the dose database (default: $ORTHANC_REM_DATABASE, else the service's own)",
+        metavar="URL",
+        help="SQLAlchemy URL of the dose database, e.g. sqlite:////path/orthanc-rem.sqlite or "
+        "postgresql://user@host/orthanc_rem (default: $ORTHANC_REM_DATABASE, else the service's own)",
+        **default,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    importer = commands.add_parser("import", help="import DICOM dose objects from files, globs or folders")
-    importer.add_argument("files", nargs="+")
-    importer.set_defaults(run=command_import)
-    dump = commands.add_parser("dump", help="print every stored study as JSON (the API's document)")
-    dump.set_defaults(run=command_dump)
-    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
-    migrate.set_defaults(run=command_migrate)
-    reprocess = commands.add_parser(
-        "reprocess", help="extract studies (or quarantined objects) again from the objects Orthanc still holds"
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the Orthanc configuration the service runs with, for its database, data folder, HTTP "
+        "port and login (default: $ORTHANC_REM_ORTHANC_CONFIG, else orthanc-config/orthanc.json "
+        "of this installation, as scripts/serve uses)",
+        **default,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orthanc-rem", description=DESCRIPTION)
+    _global_options(parser, on_sub_command=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[[argparse.Namespace, Service], int], summary: str) -> Any:
+        sub = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+        _global_options(sub, on_sub_command=True)
+        sub.set_defaults(run=run)
+        return sub
+
+    importer = command("import", command_import, "import DICOM dose objects from files, globs or folders")
+    importer.add_argument("files", nargs="+", metavar="FILE_OR_FOLDER_OR_GLOB")
+    command("dump", command_dump, "print every stored study as JSON (the API's document)")
+    command("migrate", command_migrate, "create or upgrade the database schema")
+    reprocess = command(
+        "reprocess",
+        command_reprocess,
+        "extract studies (or objects not imported) again from the objects Orthanc still holds",
     )
     chosen = reprocess.add_mutually_exclusive_group()
-    chosen.add_argument("--study", type=int, action="append", help="study id (as in the API); repeat for more")
+    chosen.add_argument(
+        "--study", type=int, action="append", metavar="ID", help="study id (as in the API); repeat for more"
+    )
     chosen.add_argument("--all", action="store_true", help="every study")
-    chosen.add_argument("--rejected", action="store_true", help="every quarantined (failed) object")
-    reprocess.add_argument("--orthanc", help="Orthanc's URL (default: the service's)")
-    reprocess.add_argument("--orthanc-auth", help="user:password for Orthanc's REST API")
-    reprocess.set_defaults(run=command_reprocess)
-    config = commands.add_parser(
+    chosen.add_argument("--rejected", action="store_true", help="every object that failed (quarantined)")
+    reprocess.add_argument(
+        "--include-not-dose-reports",
+        action="store_true",
+        help="with --rejected: also the objects listed as not a dose report (after an importer was added)",
+    )
+    reprocess.add_argument("--orthanc", metavar="URL", help="Orthanc's URL (default: the service's HTTP port)")
+    reprocess.add_argument(
+        "--orthanc-auth",
+        metavar="USER:PASSWORD",
+        help="login for Orthanc's REST API (default: the service's OrthancAuthorization, else its admin user)",
+    )
+    config = command(
         "settings",
-        help="show or change import settings (patient identifiable data, not-patient patterns, deletion)",
+        command_settings,
+        "show or change import settings (patient identifiable data, not-patient patterns, deletion)",
     )
     config.add_argument("--set", action="append", metavar="NAME=true|false", help="e.g. store_patient_id=true")
     config.add_argument("--add-not-patient", nargs=2, action="append", metavar=("name|id", "PATTERN"))
     config.add_argument("--remove-not-patient", nargs=2, action="append", metavar=("name|id", "PATTERN"))
     config.add_argument("--add-074-defaults", action="store_true", help="add the patterns OpenREM 0.7.4 used")
-    config.set_defaults(run=command_settings)
-    equipment = commands.add_parser(
-        "equipment", help="list systems; set display names and user-defined modality (DX, RF, Dual, none)"
+    equipment = command(
+        "equipment",
+        command_equipment,
+        "list systems; set display names and user-defined modality (DX, RF, Dual, none)",
     )
     equipment.add_argument("--id", type=int, action="append", help="equipment id (see the list); repeat for more")
     equipment.add_argument("--display-name", help="new display name for the given systems")
     equipment.add_argument("--modality", help="user-defined modality: DX, RF, Dual or none (re-labels studies)")
-    equipment.set_defaults(run=command_equipment)
-    for sub in (importer, dump, migrate, reprocess, config, equipment):
-        sub.add_argument("--database", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        status = int(args.run(args, service(args)))
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's own flush at exit
+        return status
+    except (CannotOpenDatabase, CannotReadConfiguration) as exc:
+        print(f"orthanc-rem: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (``orthanc-rem dump | head``): stop quietly as Unix tools do, and keep
+        # Python from reporting the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # what a shell reports for a process ended by SIGPIPE
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

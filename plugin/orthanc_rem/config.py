@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,3 +99,60 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://") :]
     return url
+
+
+def read_orthanc_configuration(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Orthanc's configuration read as Orthanc reads it, for programs that run beside the service
+    (``orthanc-rem reprocess`` must find the port and database the running service uses).
+
+    ``path`` is a JSON file or a folder of them (merged, as Orthanc does); ``//`` and ``/* */``
+    comments are allowed (Orthanc's shipped files use them) and ``${NAME}`` in a text value is the
+    environment variable's value, empty when unset, as Orthanc substitutes it.
+    """
+    env = os.environ if environ is None else environ
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    merged: dict[str, Any] = {}
+    for file in files:
+        merged.update(json.loads(_without_comments(file.read_text("utf-8"))))
+    substituted: dict[str, Any] = _substitute(merged, env)
+    return substituted
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _substitute(value: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return _VARIABLE.sub(lambda match: env.get(match.group(1), ""), value)
+    if isinstance(value, dict):
+        return {key: _substitute(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substitute(item, env) for item in value]
+    return value
+
+
+def _without_comments(text: str) -> str:
+    """JSON text without ``//`` and ``/* */`` comments; a ``//`` inside a string (a URL) stays."""
+    out: list[str] = []
+    i, in_string = 0, False
+    while i < len(text):
+        char = text[i]
+        if in_string:
+            out.append(text[i : i + 2] if char == "\\" else char)
+            i += 2 if char == "\\" else 1
+            in_string = char != '"'
+        elif char == '"':
+            in_string = True
+            out.append(char)
+            i += 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = len(text) if end < 0 else end + 2
+            out.append(" ")
+        else:
+            out.append(char)
+            i += 1
+    return "".join(out)

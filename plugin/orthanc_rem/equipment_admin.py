@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orthanc_rem import model
-from orthanc_rem.persistence import effective_modality
+from orthanc_rem import model, persistence
 
 USER_DEFINED_MODALITIES = ("DX", "RF", "Dual")
 
@@ -38,11 +37,7 @@ def set_user_defined_modality(session: Session, equipment_ids: Iterable[int], mo
     changed = 0
     for row in _equipment(session, equipment_ids):
         row.user_defined_modality = modality
-        for study in row.studies:
-            shown = effective_modality(study.content_modality or study.modality, modality)
-            if shown != study.modality:
-                study.modality = shown
-                changed += 1
+        changed += persistence.apply_user_defined_modality(row)
     session.commit()
     return changed
 

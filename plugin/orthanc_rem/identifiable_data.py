@@ -9,8 +9,10 @@ hashed. Settings apply to future imports only.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import hashlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -66,6 +68,41 @@ def protected(value: str | None, store: bool, hashed: bool) -> tuple[str | None,
     if value is None or not store:
         return None, False
     return (sha256_hex(value), True) if hashed else (value, False)
+
+
+#: The oldest age believed from a birth date (as extraction's plausibility rule), in days.
+_OLDEST_BELIEVED_DAYS = 150 * 365.25
+
+
+def stored_age_years(
+    age_years: float | None, birth_date: dt.date | None, study_date: dt.date | None, policy: IdentifiableDataPolicy
+) -> float | None:
+    """The age kept with the study: whole months, unless the birth date is stored anyway.
+
+    An age computed from the birth date (days / 365.25) and kept at full precision gives the birth
+    date back to the day from the study date, which is what not storing the birth date is for.
+    Months are counted from the birth month to the study month with the day of the month dropped,
+    so every birth date in one month gives the same age: the stored age tells no more than the
+    birth month. An age from Patient's Age (0010,1010) is floored to whole months the same way.
+    """
+    if age_years is None or policy.store_birth_date:
+        return age_years
+    if birth_date is not None and study_date is not None:
+        if 0 <= (study_date - birth_date).days <= _OLDEST_BELIEVED_DAYS:
+            return months_in_years((study_date.year - birth_date.year) * 12 + study_date.month - birth_date.month)
+    return whole_months(age_years)
+
+
+def whole_months(age_years: float) -> float | None:
+    """An age in years floored to whole months (None for a value that is not a finite age)."""
+    if not math.isfinite(age_years):
+        return None
+    # The small margin keeps 6 months (0.49999... years after division) at 6, not 5.
+    return months_in_years(math.floor(age_years * 12 + 1e-6))
+
+
+def months_in_years(months: int) -> float:
+    return months / 12
 
 
 def load_policy(session: Session) -> IdentifiableDataPolicy:

@@ -279,7 +279,9 @@ def _set_patient(
     row.birth_date = patient.birth_date if policy.store_birth_date else None
     row.sex = patient.sex
     row.age_string = patient.age_string
-    row.age_years = patient.age_years
+    row.age_years = identifiable_data.stored_age_years(
+        patient.age_years, patient.birth_date, study.study_date, policy
+    )
     row.size_m = patient.size_m
     row.weight_kg = patient.weight_kg
     study.patient = row
@@ -334,3 +336,76 @@ def record_rejection(
     session.execute(statement)
     session.commit()
 
+
+
+# --- rewriting stored studies: reprocessing and the user-defined modality -------------------------
+
+
+class StudyChanged(Exception):
+    """The study is no longer made of the objects that were re-extracted (one arrived or was
+    removed meanwhile); nothing was changed, and reprocessing it again picks up the new state."""
+
+
+def replace_study_content(
+    session: Session, study_id: int, reports: list[tuple[DoseReport, str | None, str | None]]
+) -> list[IngestResult]:
+    """Rebuild a study from fresh extractions of its own objects, in one transaction, keeping its id.
+
+    ``reports`` holds (report, Orthanc id, source) for every object of the study, in the order
+    they first arrived, so that the updated-RDSR rule sees cumulative reports as it did then. The
+    study row stays (links to ``/rem/studies/<id>`` and the API keep working); its dose reports,
+    patient and processed objects are replaced; an error anywhere rolls everything back.
+    """
+    try:
+        results = _replace_study_content(session, study_id, reports)
+        session.commit()
+        return results
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def _replace_study_content(
+    session: Session, study_id: int, reports: list[tuple[DoseReport, str | None, str | None]]
+) -> list[IngestResult]:
+    lock = select(model.Study.id).where(model.Study.id == study_id)
+    if session.get_bind().dialect.name == "postgresql":
+        lock = lock.with_for_update()  # SQLite's BEGIN IMMEDIATE already holds the write lock
+    if session.scalar(lock) is None:
+        raise StudyChanged(f"study {study_id} is no longer stored")
+    stored = set(
+        session.scalars(
+            select(model.ProcessedObject.sop_instance_uid).where(model.ProcessedObject.study_fk == study_id)
+        )
+    )
+    extracted = {report.sop_instance_uid for report, _orthanc_id, _source in reports}
+    if stored != extracted:
+        raise StudyChanged(f"study {study_id} has other objects than those re-extracted")
+    for table in (model.CtRadiationDose, model.ProjectionXRayRadiationDose, model.Patient, model.ProcessedObject):
+        session.execute(delete(table).where(table.study_fk == study_id))
+    results = []
+    for report, orthanc_id, source in reports:
+        results.append(_store_report(session, report, orthanc_id))
+        if source is not None:
+            session.execute(delete(model.RejectedObject).where(model.RejectedObject.source == source))
+    remaining = select(model.ProcessedObject.id).where(model.ProcessedObject.study_fk == study_id).limit(1)
+    if session.scalar(remaining) is None:
+        # Every object now belongs to another study (its Study Instance UID reads differently):
+        # no study may stay behind empty.
+        session.execute(delete(model.Study).where(model.Study.id == study_id))
+    return results
+
+
+def apply_user_defined_modality(equipment: model.Equipment) -> int:
+    """Show the system's studies under its (new) user-defined modality; returns how many changed.
+
+    The content modality is kept on each study, so clearing the override or choosing "Dual"
+    sorts each study by what its own reports say again.
+    """
+    changed = 0
+    for study in equipment.studies:
+        shown = effective_modality(study.content_modality or study.modality, equipment.user_defined_modality)
+        if shown != study.modality:
+            study.modality = shown
+            changed += 1
+    return changed

@@ -1,8 +1,10 @@
 """Re-extracting stored studies and quarantined objects from what Orthanc still holds.
 
-After an extractor upgrade (or a fix for a quarantined object) history can be corrected: every
-object of a study is read again from Orthanc and imported afresh. A study is only taken apart
-once all of its objects could be read, so a study whose objects are gone stays as it is.
+After an extractor upgrade (or a fix for a quarantined object) history can be corrected. A study
+is rebuilt only once every one of its objects was read from Orthanc and extracted again; then its
+content is replaced in one transaction (``persistence.replace_study_content``) that keeps the
+study's id, so links to ``/rem/ct/12`` and ``/rem/api/studies/12`` stay valid, and a failure at any
+point leaves the study as it was.
 """
 
 from __future__ import annotations
@@ -10,12 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import model
+from orthanc_rem import model, persistence
+from orthanc_rem.extraction.dispatch import extract
+from orthanc_rem.extraction.dose_object import read_dicom_file
+from orthanc_rem.extraction.records import NotADoseReport
 from orthanc_rem.ingest import ObjectOutcome, ingest_object
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
+
+#: What ``retry_rejected`` can re-run: objects that failed, and objects found not to be a dose
+#: report (worth another look once an importer for them exists).
+REJECTED_OUTCOMES = ("failed", "not_dose_report")
 
 
 @dataclass(frozen=True)
@@ -43,39 +52,53 @@ def _reprocess_study(
     with sessions() as session:
         objects = list(
             session.execute(
-                select(model.ProcessedObject.orthanc_id, model.ProcessedObject.sop_instance_uid).where(
-                    model.ProcessedObject.study_fk == study_id
-                )
+                select(model.ProcessedObject.orthanc_id, model.ProcessedObject.sop_instance_uid)
+                .where(model.ProcessedObject.study_fk == study_id)
+                .order_by(model.ProcessedObject.id)  # arrival order, for the updated-RDSR rule
             )
         )
-    orthanc_ids = [(orthanc_id, uid) for orthanc_id, uid in objects if orthanc_id is not None]
-    if len(orthanc_ids) < len(objects):
+    in_orthanc = [(orthanc_id, uid) for orthanc_id, uid in objects if orthanc_id is not None]
+    if len(in_orthanc) < len(objects):
         yield StudySkipped(study_id, "imported from files, not from Orthanc: re-import them with 'orthanc-rem import'")
         return
-    contents: list[tuple[str, bytes]] = []
-    for orthanc_id, sop_instance_uid in orthanc_ids:
+    reports: list[tuple[persistence.DoseReport, str | None, str | None]] = []
+    for orthanc_id, sop_instance_uid in in_orthanc:
+        source = f"orthanc:{orthanc_id}"
         try:
-            contents.append((orthanc_id, client.instance_file(orthanc_id)))
+            _route, report = extract(read_dicom_file(client.instance_file(orthanc_id)))
         except (OrthancHttpError, OrthancUnavailable) as exc:
             yield StudySkipped(study_id, f"object {sop_instance_uid} cannot be read from Orthanc ({exc}); kept as is")
             return
-    with sessions() as session:
-        session.execute(delete(model.Study).where(model.Study.id == study_id))
-        session.commit()
-    for orthanc_id, content in contents:
-        yield ingest_object(sessions, content, source=f"orthanc:{orthanc_id}", orthanc_id=orthanc_id)
+        except Exception as exc:  # noqa: BLE001 - whatever the extractor raises, the study stays as it was
+            outcome = "not_dose_report" if isinstance(exc, NotADoseReport) else "failed"
+            yield ObjectOutcome(source, outcome, f"{type(exc).__name__}: {exc}", study_id, sop_instance_uid)
+            yield StudySkipped(study_id, f"object {sop_instance_uid} could not be extracted again; kept as is")
+            return
+        reports.append((report, orthanc_id, source))
+    try:
+        with sessions() as session:
+            results = persistence.replace_study_content(session, study_id, reports)
+    except persistence.StudyChanged as exc:
+        yield StudySkipped(study_id, f"{exc}; run reprocess again")
+        return
+    for (report, _orthanc_id, origin), result in zip(reports, results, strict=True):
+        yield ObjectOutcome(origin or "", result.outcome, result.detail, result.study_id, report.sop_instance_uid)
 
 
 def retry_rejected(
-    sessions: sessionmaker[Session], client: OrthancClient, outcomes: tuple[str, ...] = ("failed",)
+    sessions: sessionmaker[Session], client: OrthancClient, outcomes: Iterable[str] = ("failed",)
 ) -> Iterator[ObjectOutcome | StudySkipped]:
-    """Run the quarantined objects Orthanc still holds through extraction again."""
+    """Run objects that were not imported, and that Orthanc still holds, through extraction again.
+
+    ``outcomes`` chooses which: "failed" (quarantined) by default; "not_dose_report" too once an
+    importer for such objects exists (see ``REJECTED_OUTCOMES``).
+    """
     with sessions() as session:
         rows = list(
             session.execute(
-                select(model.RejectedObject.source, model.RejectedObject.orthanc_id).where(
-                    model.RejectedObject.outcome.in_(outcomes), model.RejectedObject.orthanc_id.is_not(None)
-                )
+                select(model.RejectedObject.source, model.RejectedObject.orthanc_id)
+                .where(model.RejectedObject.outcome.in_(list(outcomes)), model.RejectedObject.orthanc_id.is_not(None))
+                .order_by(model.RejectedObject.id)
             )
         )
     for source, orthanc_id in rows:

@@ -13,15 +13,8 @@ from typing import Any
 from flask import Blueprint, abort, request
 
 from orthanc_rem import study_document
-from orthanc_rem_web.app import (
-    API_PER_PAGE,
-    browser,
-    dose_session,
-    list_query,
-    modality_argument,
-    page_arguments,
-    settings_description,
-)
+from orthanc_rem_web.db import browser, dose_session, settings_description
+from orthanc_rem_web.query import API_PER_PAGE, STUDY_ID, list_query, modality_argument, page_arguments
 
 blueprint = Blueprint("api", __name__)
 
@@ -46,7 +39,7 @@ def studies() -> dict[str, Any]:
     }
 
 
-@blueprint.get("/studies/<int:study_id>")
+@blueprint.get(f"/studies/{STUDY_ID}")
 def study(study_id: int) -> dict[str, Any]:
     row = study_document.load_study(dose_session(), study_id)
     if row is None:

@@ -8,49 +8,41 @@ when the request ends.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from orthanc_rem import database, import_settings
+from orthanc_rem import database, strict_json
 from orthanc_rem.config import Settings
-from orthanc_rem.study_document import MODALITIES
-from orthanc_rem_web import projection_display
-
-PER_PAGE_CHOICES = (10, 25, 50, 100, 200, 400)
-API_PER_PAGE = range(1, 1001)
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EXTENSION = "orthanc_rem"
+from orthanc_rem_web import api, db, pages, projection_display
+from orthanc_rem_web.query import BadParameter
 
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class DoseBrowser:
-    """What the application keeps between requests: its settings and where sessions come from."""
+class StrictJSONProvider(DefaultJSONProvider):
+    """The API's JSON: strict (no NaN/Infinity tokens, see ``orthanc_rem.strict_json``), in the
+    document's own key order, and UTF-8 text as it is."""
 
-    settings: Settings
-    sessions: sessionmaker[Session]
+    sort_keys = False
+    ensure_ascii = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(strict_json.finite_or_null(obj), allow_nan=False, **kwargs)
 
 
 def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None) -> Flask:
-    from orthanc_rem_web import api, pages  # they import this module's helpers
-
     app = Flask(__name__)
-    app.extensions[_EXTENSION] = DoseBrowser(
+    app.extensions[db.EXTENSION] = db.DoseBrowser(
         settings, sessions or database.session_factory(settings.database_url, writer=False)
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the document in model order
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = StrictJSONProvider(app)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.add_template_filter(fixed)
@@ -61,120 +53,13 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     projection_display.register(app)
     app.add_template_global(orthanc_explorer_url)
     app.add_template_global(page_links)
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(db.close_session)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BadParameter, _bad_parameter)
     app.register_error_handler(SQLAlchemyError, _database_error)
     return app
-
-
-def browser() -> DoseBrowser:
-    extension: DoseBrowser = current_app.extensions[_EXTENSION]
-    return extension
-
-
-def dose_session() -> Session:
-    """The request's read-only session, opened on first use and closed by the teardown."""
-    session: Session | None = g.get("dose_session")
-    if session is None:
-        session = g.dose_session = browser().sessions()
-    return session
-
-
-def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("dose_session", None)
-    if session is not None:
-        session.close()  # rolls back: the browser never commits
-
-
-def settings_description(session: Session) -> dict[str, Any]:
-    return import_settings.describe(session)
-
-
-# --- query parameters shared by the pages and the API -------------------------------------------
-
-
-class BadParameter(ValueError):
-    """A query parameter the user can fix; answered with 400 and the message."""
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    page: int
-    per_page: int
-    date_from: dt.date | None = None
-    date_until: dt.date | None = None
-    display_name: str | None = None
-
-    def link_args(self, default_per_page: int, **changes: Any) -> dict[str, Any]:
-        """Arguments for ``url_for`` that reproduce this query (defaults omitted), with ``changes``."""
-        values = {
-            "date_from": self.date_from.isoformat() if self.date_from else None,
-            "date_until": self.date_until.isoformat() if self.date_until else None,
-            "display_name": self.display_name,
-            "per_page": self.per_page if self.per_page != default_per_page else None,
-            "page": self.page,
-        } | changes
-        if values["page"] == 1:
-            values["page"] = None
-        return {key: value for key, value in values.items() if value is not None}
-
-
-def page_arguments(args: Mapping[str, str], default_per_page: int, allowed: Sequence[int]) -> tuple[int, int]:
-    page = _whole_number(args, "page", 1)
-    per_page = _whole_number(args, "per_page", default_per_page)
-    if per_page not in allowed:
-        if isinstance(allowed, range):
-            expected = f"between {allowed.start} and {allowed.stop - 1}"
-        else:
-            expected = "one of " + ", ".join(map(str, allowed))
-        raise BadParameter(f"per_page must be {expected}, not {per_page}.")
-    return page, per_page
-
-
-def list_query(args: Mapping[str, str], default_per_page: int, allowed: Sequence[int]) -> ListQuery:
-    page, per_page = page_arguments(args, default_per_page, allowed)
-    date_from, date_until = _date(args, "date_from"), _date(args, "date_until")
-    if date_from and date_until and date_from > date_until:
-        raise BadParameter(f"date_from ({date_from}) is after date_until ({date_until}).")
-    return ListQuery(page, per_page, date_from, date_until, args.get("display_name") or None)
-
-
-def modality_argument(args: Mapping[str, str]) -> str | None:
-    """The ``modality`` filter, upper-cased; None when not given."""
-    text = (args.get("modality") or "").strip()
-    if not text:
-        return None
-    if text.upper() not in MODALITIES:
-        raise BadParameter(f"modality must be one of {', '.join(MODALITIES)}, not {text!r}.")
-    return text.upper()
-
-
-def per_page_choices(default_per_page: int) -> tuple[int, ...]:
-    return tuple(sorted({*PER_PAGE_CHOICES, default_per_page}))
-
-
-def _whole_number(args: Mapping[str, str], name: str, default: int) -> int:
-    text = (args.get(name) or "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise BadParameter(f"{name} must be a whole number of 1 or more, not {text!r}.")
-    return int(text)
-
-
-def _date(args: Mapping[str, str], name: str) -> dt.date | None:
-    text = (args.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        if not _ISO_DATE.match(text):
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadParameter(f"{name} must be a date written yyyy-mm-dd, not {text!r}.") from None
 
 
 # --- errors: JSON under /api, a page elsewhere ----------------------------------------------------

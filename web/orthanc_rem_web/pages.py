@@ -13,14 +13,8 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 
 from orthanc_rem import import_settings, model, study_document
-from orthanc_rem_web.app import (
-    browser,
-    dose_session,
-    list_query,
-    page_arguments,
-    per_page_choices,
-    settings_description,
-)
+from orthanc_rem_web.db import browser, dose_session, settings_description
+from orthanc_rem_web.query import STUDY_ID, list_query, page_arguments, per_page_choices
 
 blueprint = Blueprint("pages", __name__)
 
@@ -104,7 +98,7 @@ def _study(study_id: int, modality: str) -> model.Study:
     return study
 
 
-@blueprint.get("/ct/<int:study_id>")
+@blueprint.get(f"/ct/{STUDY_ID}")
 def ct_detail(study_id: int) -> str:
     study = _study(study_id, "CT")
     return render_template(
@@ -131,17 +125,17 @@ def _projection_detail(study_id: int, modality: str) -> str:
     )
 
 
-@blueprint.get("/rf/<int:study_id>")
+@blueprint.get(f"/rf/{STUDY_ID}")
 def rf_detail(study_id: int) -> str:
     return _projection_detail(study_id, "RF")
 
 
-@blueprint.get("/dx/<int:study_id>")
+@blueprint.get(f"/dx/{STUDY_ID}")
 def dx_detail(study_id: int) -> str:
     return _projection_detail(study_id, "DX")
 
 
-@blueprint.get("/mg/<int:study_id>")
+@blueprint.get(f"/mg/{STUDY_ID}")
 def mg_detail(study_id: int) -> str:
     return _projection_detail(study_id, "MG")
 
