@@ -8,11 +8,36 @@ separate container next to Orthanc with a Redis queue. Settings come from the en
 from __future__ import annotations
 
 import argparse
+import ctypes
 import logging
+import os
+import signal
+import sys
 
 from orthanc_rem import database
 from orthanc_rem.config import load_settings
+from orthanc_rem.supervisor import PARENT_PID_VARIABLE
 from orthanc_rem.tasks import build_queue
+
+#: prctl(2) option: the signal a process gets when its parent (thread) dies.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent_pid: int) -> None:
+    """Have Linux kill this process when ``parent_pid`` dies, and exit if it already has.
+
+    SIGKILL, not SIGTERM: huey's process workers ignore the graceful signal, and an orphan must
+    not finish, or start, anything with the dead Orthanc's token. A task cut short is found by
+    ``orthanc-rem reconcile`` at the next start. Between fork and prctl the parent may already
+    be gone (we would then be PID 1's child): check after setting it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:
+        os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,6 +49,11 @@ def main(argv: list[str] | None = None) -> None:
     # (ours, in tasks.py) is what an administrator wants in Orthanc's log.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("huey").setLevel(logging.WARNING)
+    if os.environ.get(PARENT_PID_VARIABLE):
+        # Started by Orthanc's plugin: the pool dies with Orthanc, each forked worker with the pool.
+        die_with(int(os.environ[PARENT_PID_VARIABLE]))
+        pool_pid = os.getpid()
+        os.register_at_fork(after_in_child=lambda: die_with(pool_pid))
     settings = load_settings()
     database.upgrade_schema(settings.database_url)
     database.dispose_all()  # no pooled connection may cross the fork into worker processes
