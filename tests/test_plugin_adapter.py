@@ -122,35 +122,3 @@ def test_workers_start_with_orthanc_and_get_a_token(plugin):
     assert environment["ORTHANC_REM_DATABASE"].endswith("rem.sqlite")
     fake.change_callbacks[0](fake.ChangeType.ORTHANC_STOPPED, 4, "")
     assert module.supervisor.stopped
-
-
-def test_a_worker_that_cannot_reach_orthanc_lists_the_instance_after_its_last_retry(tmp_path):
-    """Orthanc down for longer than the retries: the instance is quarantined, not silently dropped."""
-    from sqlalchemy import select
-
-    from orthanc_harness import free_ports
-    from orthanc_rem import database, model
-    from orthanc_rem.config import load_settings
-    from orthanc_rem.tasks import build_queue
-
-    url = f"sqlite:///{tmp_path / 'rem.sqlite'}"
-    database.upgrade_schema(url)
-    (closed_port,) = free_ports(1)
-    settings = load_settings(
-        {},
-        environ={
-            "ORTHANC_REM_DATABASE": url,
-            "ORTHANC_REM_QUEUE": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "ORTHANC_REM_ORTHANC_URL": f"http://127.0.0.1:{closed_port}",
-        },
-    )
-    queue = build_queue(settings)
-    queue.ingest_orthanc_instance("f00d-instance")
-    task = queue.huey.dequeue()
-    task.retries = 0  # the last attempt
-    queue.huey.execute(task)
-    with database.session_factory(url)() as session:
-        (rejected,) = session.scalars(select(model.RejectedObject)).all()
-    assert rejected.orthanc_id == "f00d-instance"
-    assert rejected.outcome == "failed"
-    assert "could not be read" in rejected.reason

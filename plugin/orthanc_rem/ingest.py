@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import persistence
@@ -23,6 +24,10 @@ from orthanc_rem.extraction.routing import RouteKind
 from orthanc_rem.extraction.sr import clean_text
 
 log = logging.getLogger(__name__)
+
+#: The database could not be used at all (server down or starting up, connection lost, SQLite
+#: locked past its timeout): a fault of the moment, never of the object; the caller retries later.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ def ingest_object(
         with sessions() as session:
             result = persistence.store_report(session, report, orthanc_id, source)
         return ObjectOutcome(source, result.outcome, result.detail, result.study_id, sop_instance_uid, route)
+    except DATABASE_UNAVAILABLE:
+        raise
     except UnmatchedObject as exc:
         return ObjectOutcome(source, "unmatched", str(exc), None, sop_instance_uid, RouteKind.UNMATCHED)
     except NotADoseReport as exc:

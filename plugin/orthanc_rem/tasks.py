@@ -8,27 +8,32 @@ environment the plugin hands them) learn their settings differently but must agr
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
+from huey.exceptions import RetryTask
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, persistence
+from orthanc_rem import database
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
 from orthanc_rem.identifiable_data import deletion_policy_cache
-from orthanc_rem.ingest import ObjectOutcome, ingest_object
+from orthanc_rem.ingest import DATABASE_UNAVAILABLE, ObjectOutcome, ingest_object
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "orthanc-rem"
-#: How long a worker keeps trying to read an object while Orthanc does not answer (20 x 3 s).
-ORTHANC_RETRIES = 20
-ORTHANC_RETRY_DELAY_S = 3
+#: An object postponed because Orthanc or the database could not be used is tried again this
+#: much later, for as long as it takes: giving up would lose it or blame it.
+RETRY_DELAY_S = 10
+#: Failures of the moment, not of the object.
+POSTPONING: tuple[type[Exception], ...] = (OrthancUnavailable, *DATABASE_UNAVAILABLE)
+#: At most one log line per worker this often while Orthanc or the database stays unavailable.
+UNAVAILABLE_LOG_INTERVAL_S = 60.0
 
 
 def create_huey(queue_url: str) -> Huey:
@@ -58,29 +63,39 @@ def build_queue(settings: Settings) -> ExtractionQueue:
             worker_state["client"] = OrthancClient(settings.orthanc_url, settings.orthanc_authorization)
         return worker_state["client"]  # type: ignore[return-value]
 
-    @huey.task(retries=ORTHANC_RETRIES, retry_delay=ORTHANC_RETRY_DELAY_S, name="ingest_orthanc_instance", context=True)
-    def ingest_orthanc_instance(orthanc_id: str, task: Any = None) -> str:
-        """Retried only when Orthanc cannot be reached; bad objects are quarantined, not retried.
-
-        When the last retry fails too, the instance is listed as failed so that it can be re-run
-        once Orthanc answers again, instead of vanishing from the queue unnoticed.
-        """
+    @huey.task(name="ingest_orthanc_instance")
+    def ingest_orthanc_instance(orthanc_id: str) -> str:
+        """Postponed (not failed) while Orthanc or the database cannot be used; bad objects are
+        quarantined by ``ingest_object``, never retried."""
         try:
             return process_orthanc_instance(settings, client(), orthanc_id).outcome
-        except OrthancUnavailable as exc:
-            if task is not None and task.retries > 0:
-                raise
-            with database.session_factory(settings.database_url)() as session:
-                persistence.record_rejection(
-                    session,
-                    source=f"orthanc:{orthanc_id}",
-                    outcome="failed",
-                    reason=f"Orthanc could not be read after {ORTHANC_RETRIES} retries: {exc}",
-                    orthanc_id=orthanc_id,
-                )
-            return "failed"
+        except POSTPONING as exc:
+            _report_unavailable(worker_state, orthanc_id, exc)
+            # RetryTask does not count down huey's retries: the object waits as long as the outage.
+            raise RetryTask(delay=RETRY_DELAY_S) from exc
 
     return ExtractionQueue(huey, ingest_orthanc_instance)
+
+
+def _report_unavailable(worker_state: dict[str, object], orthanc_id: str, exc: Exception) -> None:
+    """One warning line (no traceback) per outage and interval, not one per object and attempt:
+    a 50 s PostgreSQL restart once gave 623 tracebacks."""
+    now = time.monotonic()
+    last = worker_state.get("unavailable_logged_at")
+    postponed = int(worker_state.get("postponed", 0)) + 1  # type: ignore[call-overload]
+    worker_state["postponed"] = postponed
+    if isinstance(last, float) and now - last < UNAVAILABLE_LOG_INTERVAL_S:
+        return
+    worker_state["unavailable_logged_at"] = now
+    worker_state["postponed"] = 0
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    log.warning(
+        "orthanc:%s postponed, retried every %d s (%d postponed since the last line): %s",
+        orthanc_id,
+        RETRY_DELAY_S,
+        postponed,
+        reason,
+    )
 
 
 def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_id: str) -> ObjectOutcome:
