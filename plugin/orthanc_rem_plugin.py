@@ -5,7 +5,8 @@ into plain calls and back, following orthanc-notes §0:
 
 * NEW_INSTANCE change events enqueue the instance for extraction (milliseconds, in Orthanc's
   change thread, never in the C-STORE path);
-* ORTHANC_STARTED starts the extraction worker processes, ORTHANC_STOPPED stops them;
+* ORTHANC_STARTED queues the catch-up and reconciliation (``orthanc_rem.recovery``) and starts
+  the extraction worker processes, ORTHANC_STOPPED stops them;
 * the Flask dose browser answers under ``/rem`` through our WSGI bridge.
 """
 
@@ -70,10 +71,24 @@ def _start_workers() -> None:
     supervisor.start()
 
 
+#: Every this many queued instances, the workers record how far Orthanc's changes were handed
+#: over, so that the catch-up at the next start replays little (orthanc_rem.recovery).
+CHECKPOINT_EVERY = 500
+_queued_since_checkpoint = 0
+
+
 def on_change(change_type: int, _level: int, resource_id: str) -> None:
+    global _queued_since_checkpoint
     if change_type == orthanc.ChangeType.NEW_INSTANCE:
         queue.ingest_orthanc_instance(resource_id)
+        _queued_since_checkpoint += 1
+        if _queued_since_checkpoint >= CHECKPOINT_EVERY:
+            _queued_since_checkpoint = 0
+            queue.record_change_checkpoint(resource_id)
     elif change_type == orthanc.ChangeType.ORTHANC_STARTED:
+        # Orthanc's REST API answers from now on (not during import): the workers, wherever they
+        # run, replay what was stored while we were away and re-queue what a killed worker lost.
+        queue.recover_missed_instances()
         if settings.workers > 0:
             _start_workers()
         orthanc.LogWarning(f"orthanc-rem: dose pages at {settings.url_prefix}/ on Orthanc's HTTP port")

@@ -86,7 +86,6 @@ def plugin(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     sys.modules.pop("orthanc_rem_plugin", None)
 
 
-
 def test_registers_the_dose_pages_under_rem_and_one_change_callback(plugin):
     fake, _module, _started = plugin
     assert list(fake.rest_callbacks) == ["/rem(/.*)?"]
@@ -122,3 +121,22 @@ def test_workers_start_with_orthanc_and_get_a_token(plugin):
     assert environment["ORTHANC_REM_DATABASE"].endswith("rem.sqlite")
     fake.change_callbacks[0](fake.ChangeType.ORTHANC_STOPPED, 4, "")
     assert module.supervisor.stopped
+
+
+def test_start_queues_the_catch_up_and_reconciliation_for_the_workers(plugin):
+    """Orthanc's REST API does not answer during the plugin's import: recovery waits for ORTHANC_STARTED."""
+    fake, module, _started = plugin
+    assert module.queue.huey.pending_count() == 0
+    fake.change_callbacks[0](fake.ChangeType.ORTHANC_STARTED, 4, "")
+    assert [task.name for task in module.queue.huey.pending()] == ["recover_missed_instances"]
+
+
+def test_a_change_checkpoint_follows_every_few_hundred_instances(plugin):
+    fake, module, _started = plugin
+    for number in range(module.CHECKPOINT_EVERY):
+        fake.change_callbacks[0](fake.ChangeType.NEW_INSTANCE, 3, f"instance-{number}")
+    *_ingests, checkpoint = module.queue.huey.pending()
+    assert (checkpoint.name, checkpoint.args) == (
+        "record_change_checkpoint",
+        (f"instance-{module.CHECKPOINT_EVERY - 1}",),
+    )

@@ -96,6 +96,25 @@ def command_reprocess(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
+def command_reconcile(args: argparse.Namespace) -> int:
+    """Re-queue every instance Orthanc holds that has no stored outcome (a task lost by a killed
+    worker); the service also does this, after the catch-up, each time Orthanc starts."""
+    from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
+    from orthanc_rem.tasks import build_queue
+
+    settings = load_settings(database_url=args.database)
+    database.upgrade_schema(settings.database_url)
+    sessions = database.session_factory(settings.database_url)
+    client = OrthancClient(args.orthanc or settings.orthanc_url, args.orthanc_auth or settings.orthanc_authorization)
+    try:
+        summary = build_queue(settings).recover(sessions, client, catch_up=args.catch_up)
+    except (OrthancHttpError, OrthancUnavailable) as exc:
+        print(f"orthanc-rem reconcile: cannot read Orthanc's instances: {exc}", file=sys.stderr)
+        return 2
+    print(f"orthanc-rem reconcile: {summary}")
+    return 0
+
+
 def command_settings(args: argparse.Namespace) -> int:
     from orthanc_rem import import_settings
 
@@ -181,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--orthanc", help="Orthanc's URL (default: the service's)")
     reprocess.add_argument("--orthanc-auth", help="user:password for Orthanc's REST API")
     reprocess.set_defaults(run=command_reprocess)
+    reconcile = commands.add_parser(
+        "reconcile", help="queue again every object Orthanc holds that has no outcome (lost by a killed worker)"
+    )
+    reconcile.add_argument("--catch-up", action="store_true", help="also replay Orthanc's changes since the last run")
+    reconcile.add_argument("--orthanc", help="Orthanc's URL (default: the service's)")
+    reconcile.add_argument("--orthanc-auth", help="user:password for Orthanc's REST API")
+    reconcile.set_defaults(run=command_reconcile)
     config = commands.add_parser(
         "settings",
         help="show or change import settings (patient identifiable data, not-patient patterns, deletion)",
@@ -197,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     equipment.add_argument("--display-name", help="new display name for the given systems")
     equipment.add_argument("--modality", help="user-defined modality: DX, RF, Dual or none (re-labels studies)")
     equipment.set_defaults(run=command_equipment)
-    for sub in (importer, dump, migrate, reprocess, config, equipment):
+    for sub in (importer, dump, migrate, reprocess, reconcile, config, equipment):
         sub.add_argument("--database", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

@@ -17,7 +17,7 @@ from huey.api import TaskWrapper
 from huey.exceptions import RetryTask
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database
+from orthanc_rem import database, persistence, recovery
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
 from orthanc_rem.identifiable_data import deletion_policy_cache
@@ -52,6 +52,33 @@ def create_huey(queue_url: str) -> Huey:
 class ExtractionQueue:
     huey: Huey
     ingest_orthanc_instance: TaskWrapper
+    #: Catch-up then reconciliation (``recovery``), queued by the plugin when Orthanc starts.
+    recover_missed_instances: TaskWrapper
+    #: Stores the change sequence number of an instance already queued (``recovery.checkpoint``).
+    record_change_checkpoint: TaskWrapper
+
+    def queued_instance_ids(self) -> set[str]:
+        """Orthanc IDs waiting in the queue or scheduled for a retry: late, not lost."""
+        waiting: set[str] = set()
+        for task in [*self.huey.pending(), *self.huey.scheduled()]:
+            if task.name != self.ingest_orthanc_instance.name:
+                continue
+            for argument in task.args:
+                if isinstance(argument, str):
+                    waiting.add(argument)
+                elif isinstance(argument, list | tuple):
+                    waiting.update(a for a in argument if isinstance(a, str))
+        return waiting
+
+    def recover(self, sessions: sessionmaker[Session], client: OrthancClient, catch_up: bool = True) -> str:
+        """Queue what the workers never got (catch-up) or lost (reconciliation)."""
+        queued = self.queued_instance_ids()
+        replayed = recovery.catch_up(sessions, client, self.ingest_orthanc_instance, queued) if catch_up else None
+        reconciled = recovery.reconcile(sessions, client, self.ingest_orthanc_instance, queued)
+        summary = f"{reconciled.examined} instances in Orthanc, {reconciled.queued} queued again"
+        if replayed is not None:
+            summary = f"{replayed.examined} changes replayed, {replayed.queued} instances queued; " + summary
+        return summary
 
 
 def build_queue(settings: Settings) -> ExtractionQueue:
@@ -74,7 +101,25 @@ def build_queue(settings: Settings) -> ExtractionQueue:
             # RetryTask does not count down huey's retries: the object waits as long as the outage.
             raise RetryTask(delay=RETRY_DELAY_S) from exc
 
-    return ExtractionQueue(huey, ingest_orthanc_instance)
+    @huey.task(name="recover_missed_instances")
+    def recover_missed_instances() -> str:
+        try:
+            summary = queue.recover(database.session_factory(settings.database_url), client())
+        except POSTPONING as exc:
+            _report_unavailable(worker_state, "*", exc)
+            raise RetryTask(delay=RETRY_DELAY_S) from exc
+        log.info("recovery at start: %s", summary)
+        return summary
+
+    @huey.task(name="record_change_checkpoint")
+    def record_change_checkpoint(orthanc_id: str) -> None:
+        try:
+            recovery.checkpoint(database.session_factory(settings.database_url), client(), orthanc_id)
+        except POSTPONING as exc:  # the next checkpoint will do; the catch-up replays a little more
+            log.info("change checkpoint at %s skipped: %s", orthanc_id, exc)
+
+    queue = ExtractionQueue(huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint)
+    return queue
 
 
 def _report_unavailable(worker_state: dict[str, object], orthanc_id: str, exc: Exception) -> None:
@@ -110,6 +155,16 @@ def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_
             taken = route_from_orthanc(sop_class_uid, None, None, None, None)
             if not taken.matched:
                 outcome = ObjectOutcome(source, "unmatched", taken.reason, route=RouteKind.UNMATCHED)
+                with sessions() as session:
+                    persistence.record_rejection(
+                        session,
+                        source=source,
+                        outcome="unmatched",
+                        reason=taken.reason,
+                        orthanc_id=orthanc_id,
+                        sop_class_uid=sop_class_uid,
+                    )
+                log.info("%s: unmatched %s", source, taken.reason)
                 _apply_deletion_policy(sessions, client, orthanc_id, outcome)
                 return outcome
         content = client.instance_file(orthanc_id)

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from orthanc_rem import import_settings, model, study_document
+from orthanc_rem import import_settings, ingest_status, model, study_document
 from orthanc_rem_web.app import (
     browser,
     dose_session,
@@ -47,6 +47,7 @@ def home() -> str:
         total=sum(counts.values()),
         systems=study_document.systems_by_modality(session),
         rejected=study_document.rejected_count(session),
+        status=ingest_status.ingest_status(session),
     )
 
 
