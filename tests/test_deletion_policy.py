@@ -24,6 +24,7 @@ def orthanc_deleting(tmp_path, database_url):
         "OrthancRem": {
             "Database": database_url,
             "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+            "DataDirectory": str(tmp_path / "rem-data"),  # the workers' log file goes there
             "Workers": 1,
             "WorkerPython": sys.executable,
         }

@@ -84,7 +84,7 @@ def ingest_object(
     except ExtractionError as exc:
         return _reject(sessions, source, "failed", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
     except Exception as exc:  # noqa: BLE001 - any other failure is kept with its reason, never lost
-        log.exception("import of %s failed", source)
+        log.debug("import of %s failed", source, exc_info=True)  # the reason is kept; the stack for debugging
         reason = f"{type(exc).__name__}: {exc}"
         return _reject(sessions, source, "failed", reason, orthanc_id, sop_instance_uid, sop_class_uid)
 
@@ -126,8 +126,4 @@ def _reject(
             sop_instance_uid=sop_instance_uid,
             sop_class_uid=sop_class_uid,
         )
-    if outcome == "failed":
-        log.warning("%s quarantined: %s", source, reason)
-    else:
-        log.info("%s: %s %s", source, outcome, reason)
     return ObjectOutcome(source, outcome, reason, None, sop_instance_uid)

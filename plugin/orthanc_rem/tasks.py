@@ -95,11 +95,13 @@ def build_queue(settings: Settings) -> ExtractionQueue:
         """Postponed (not failed) while Orthanc or the database cannot be used; bad objects are
         quarantined by ``ingest_object``, never retried."""
         try:
-            return process_orthanc_instance(settings, client(), orthanc_id).outcome
+            outcome = process_orthanc_instance(settings, client(), orthanc_id)
         except POSTPONING as exc:
             _report_unavailable(worker_state, orthanc_id, exc)
             # RetryTask does not count down huey's retries: the object waits as long as the outage.
             raise RetryTask(delay=RETRY_DELAY_S) from exc
+        log_outcome(outcome)
+        return outcome.outcome
 
     @huey.task(name="recover_missed_instances")
     def recover_missed_instances() -> str:
@@ -120,6 +122,14 @@ def build_queue(settings: Settings) -> ExtractionQueue:
 
     queue = ExtractionQueue(huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint)
     return queue
+
+
+def log_outcome(outcome: ObjectOutcome) -> None:
+    """The one line per object an operator reads (and greps: ``orthanc:<id>: <outcome>``)."""
+    level = logging.WARNING if outcome.outcome == "failed" else logging.INFO
+    study = f" (study {outcome.study_id})" if outcome.study_id is not None else ""
+    reason = f" {outcome.reason}" if outcome.reason else ""
+    log.log(level, "%s: %s%s%s", outcome.source, outcome.outcome, study, reason)
 
 
 def _report_unavailable(worker_state: dict[str, object], orthanc_id: str, exc: Exception) -> None:
@@ -164,17 +174,14 @@ def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_
                         orthanc_id=orthanc_id,
                         sop_class_uid=sop_class_uid,
                     )
-                log.info("%s: unmatched %s", source, taken.reason)
                 _apply_deletion_policy(sessions, client, orthanc_id, outcome)
                 return outcome
         content = client.instance_file(orthanc_id)
     except OrthancHttpError as exc:
         if exc.status == 404:
-            log.info("instance %s was deleted before it could be processed", orthanc_id)
             return ObjectOutcome(source, "ignored", "deleted from Orthanc before processing")
         raise OrthancUnavailable(str(exc)) from exc
     outcome = ingest_object(sessions, content, source=source, orthanc_id=orthanc_id)
-    log.info("%s: %s %s", source, outcome.outcome, outcome.reason)
     _apply_deletion_policy(sessions, client, orthanc_id, outcome)
     return outcome
 

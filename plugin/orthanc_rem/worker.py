@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import logging
 import os
 import signal
 import sys
 
-from orthanc_rem import database
+from orthanc_rem import database, worker_log
 from orthanc_rem.config import load_settings
 from orthanc_rem.supervisor import PARENT_PID_VARIABLE
 from orthanc_rem.tasks import build_queue
@@ -44,22 +43,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="orthanc-rem-worker")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: settings)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s orthanc-rem-worker %(levelname)s %(message)s")
-    # Alembic announces every plugin it sets up and huey every task it runs: one line per object
-    # (ours, in tasks.py) is what an administrator wants in Orthanc's log.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("huey").setLevel(logging.WARNING)
     if os.environ.get(PARENT_PID_VARIABLE):
         # Started by Orthanc's plugin: the pool dies with Orthanc, each forked worker with the pool.
         die_with(int(os.environ[PARENT_PID_VARIABLE]))
         pool_pid = os.getpid()
         os.register_at_fork(after_in_child=lambda: die_with(pool_pid))
     settings = load_settings()
+    worker_log.configure(settings.data_dir, os.environ.get("ORTHANC_REM_LOG_LEVEL"))
     database.upgrade_schema(settings.database_url)
     database.dispose_all()  # no pooled connection may cross the fork into worker processes
     queue = build_queue(settings)
     consumer = queue.huey.create_consumer(
-        workers=args.workers or settings.workers,
+        # "Workers": 0 tells the plugin to start none; a pool started by hand still needs some.
+        workers=args.workers or settings.workers or 2,
         worker_type="process",
         periodic=False,
         # Poll quickly and never back off far: store-to-row latency matters more than an idle
