@@ -18,7 +18,7 @@ import sys
 
 import orthanc
 
-from orthanc_rem import database
+from orthanc_rem import database, worker_access
 from orthanc_rem.config import load_settings
 from orthanc_rem.supervisor import WorkerSupervisor
 from orthanc_rem.tasks import build_queue
@@ -53,6 +53,22 @@ supervisor: WorkerSupervisor | None = None
 
 app = create_app(settings)
 orthanc.RegisterRestCallback(route_pattern(settings.url_prefix), make_rest_callback(app, settings.url_prefix))
+
+worker_user = worker_access.account_user(settings.orthanc_authorization)
+if worker_user is not None:
+    # The workers use a registered user: narrow it to the routes they need (worker_access.py).
+    # This filter costs every HTTP request the GIL (and, with plugin 4.0, a little memory).
+    _METHODS = {orthanc.HttpMethod.GET: "GET", orthanc.HttpMethod.POST: "POST", orthanc.HttpMethod.PUT: "PUT"}
+    _METHODS[orthanc.HttpMethod.DELETE] = "DELETE"
+
+    def filter_worker_requests(uri: str, method: int, ip: str, headers: dict[str, str], **_: object) -> bool:
+        try:
+            return worker_access.allows(worker_user, _METHODS.get(method, "?"), uri, headers)
+        except Exception as exc:  # noqa: BLE001 - an exception here would answer 500 to every request
+            orthanc.LogError(f"orthanc-rem: HTTP filter failed, request refused: {exc!r}")
+            return False
+
+    orthanc.RegisterIncomingHttpRequestFilter(filter_worker_requests)
 
 
 def _start_workers() -> None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import sys
+import urllib.error
+import urllib.request
 
 import psutil
+import pydicom
 import pytest
+from sqlalchemy import select
 
 from orthanc_harness import REPO_ROOT, running_orthanc
+from orthanc_rem import database, model
 from orthanc_rem.config import load_settings
 
 
@@ -67,3 +74,62 @@ def test_workers_hold_no_password_and_die_when_orthanc_is_killed(tmp_path):
         os.kill(orthanc_pid, signal.SIGKILL)
         gone, alive = psutil.wait_procs(workers, timeout=10)
         assert alive == []
+
+
+def _as(orthanc, user: str, password: str, method: str, path: str, body: bytes | None = None) -> int:  # type: ignore[no-untyped-def]
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        orthanc.url(path), data=body, method=method, headers={"Authorization": f"Basic {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.orthanc
+def test_the_worker_account_reads_objects_but_cannot_reconfigure_orthanc(tmp_path, corpus):
+    """Least privilege: a registered worker user instead of a plugin token, narrowed by our HTTP filter."""
+    admin, worker = ("admin", "admin-pw-" + os.urandom(4).hex()), ("rem-worker", "worker-pw-" + os.urandom(4).hex())
+    url = f"sqlite:///{tmp_path / 'rem.sqlite'}"
+    config = {
+        "AuthenticationEnabled": True,
+        "RegisteredUsers": dict([admin, worker]),
+        "OrthancRem": {
+            "Database": url,
+            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+            "DataDirectory": str(tmp_path / "rem-data"),
+            "Workers": 1,
+            "WorkerPython": sys.executable,
+            "OrthancAuthorization": ":".join(worker),
+        },
+    }
+    script = REPO_ROOT / "plugin" / "orthanc_rem_plugin.py"
+    with running_orthanc(tmp_path / "orthanc", python_script=script, config=config) as orthanc:
+        path = corpus("CT-RDSR-Siemens-Multi-1.dcm")
+        instance = json.loads(orthanc.request("POST", "/instances", path.read_bytes()))["ID"]
+        uid = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+        sessions = database.session_factory(url)
+
+        def extracted() -> bool:
+            with sessions() as session:
+                return uid in set(session.scalars(select(model.ProcessedObject.sop_instance_uid)))
+
+        orthanc.wait_until(extracted, timeout=60, message="not extracted with the worker account")
+        for method, route in [
+            ("GET", f"/instances/{instance}/file"),
+            ("GET", f"/instances/{instance}/metadata/SopClassUid"),
+            ("GET", "/instances?since=0&limit=10"),
+            ("GET", "/changes?since=0&limit=10"),
+        ]:
+            assert _as(orthanc, *worker, method, route) == 200, route
+        modality = json.dumps({"AET": "EVIL", "Host": "192.0.2.1", "Port": 104}).encode()
+        assert _as(orthanc, *worker, "PUT", "/modalities/evil", modality) == 403
+        assert _as(orthanc, *worker, "POST", "/modalities/evil/store", instance.encode()) == 403
+        assert _as(orthanc, *worker, "DELETE", f"/studies/{instance}") == 403
+        assert _as(orthanc, *worker, "GET", "/rem/api/studies") == 403
+        assert _as(orthanc, *admin, "PUT", "/modalities/evil", modality) == 200  # others as before
+        (pool,) = [p for p in psutil.Process(orthanc._process.pid).children() if "orthanc_rem.worker" in p.cmdline()]
+        environment = pool.environ()
+        assert "ORTHANC_REM_ADMIN_PASSWORD" not in environment and admin[1] not in "\0".join(environment.values())
