@@ -5,7 +5,8 @@ into plain calls and back, following orthanc-notes §0:
 
 * NEW_INSTANCE change events enqueue the instance for extraction (milliseconds, in Orthanc's
   change thread, never in the C-STORE path);
-* ORTHANC_STARTED starts the extraction worker processes, ORTHANC_STOPPED stops them;
+* ORTHANC_STARTED queues the catch-up and reconciliation (``orthanc_rem.recovery``) and starts
+  the extraction worker processes, ORTHANC_STOPPED stops them;
 * the Flask dose browser answers under ``/rem`` through our WSGI bridge.
 """
 
@@ -17,7 +18,7 @@ import sys
 
 import orthanc
 
-from orthanc_rem import database
+from orthanc_rem import database, worker_access
 from orthanc_rem.config import load_settings
 from orthanc_rem.supervisor import WorkerSupervisor
 from orthanc_rem.tasks import build_queue
@@ -53,6 +54,21 @@ supervisor: WorkerSupervisor | None = None
 app = create_app(settings)
 orthanc.RegisterRestCallback(route_pattern(settings.url_prefix), make_rest_callback(app, settings.url_prefix))
 
+worker_user = worker_access.account_user(settings.orthanc_authorization)
+if worker_user is not None:
+    # The workers use a registered user: narrow it to the routes they need (worker_access.py).
+    # This filter costs every HTTP request the GIL (and, with plugin 4.0, a little memory).
+    _METHODS = {getattr(orthanc.HttpMethod, name): name for name in ("GET", "POST", "PUT", "DELETE")}
+
+    def filter_worker_requests(uri: str, method: int, ip: str, headers: dict[str, str], **_: object) -> bool:
+        try:
+            return worker_access.allows(worker_user, _METHODS.get(method, "?"), uri, headers)
+        except Exception as exc:  # noqa: BLE001 - an exception here would answer 500 to every request
+            orthanc.LogError(f"orthanc-rem: HTTP filter failed, request refused: {exc!r}")
+            return False
+
+    orthanc.RegisterIncomingHttpRequestFilter(filter_worker_requests)
+
 
 def _start_workers() -> None:
     global supervisor
@@ -70,10 +86,24 @@ def _start_workers() -> None:
     supervisor.start()
 
 
+#: Every this many queued instances, the workers record how far Orthanc's changes were handed
+#: over, so that the catch-up at the next start replays little (orthanc_rem.recovery).
+CHECKPOINT_EVERY = 500
+_queued_since_checkpoint = 0
+
+
 def on_change(change_type: int, _level: int, resource_id: str) -> None:
+    global _queued_since_checkpoint
     if change_type == orthanc.ChangeType.NEW_INSTANCE:
         queue.ingest_orthanc_instance(resource_id)
+        _queued_since_checkpoint += 1
+        if _queued_since_checkpoint >= CHECKPOINT_EVERY:
+            _queued_since_checkpoint = 0
+            queue.record_change_checkpoint(resource_id)
     elif change_type == orthanc.ChangeType.ORTHANC_STARTED:
+        # Orthanc's REST API answers from now on (not during import): the workers, wherever they
+        # run, replay what was stored while we were away and re-queue what a killed worker lost.
+        queue.recover_missed_instances()
         if settings.workers > 0:
             _start_workers()
         orthanc.LogWarning(f"orthanc-rem: dose pages at {settings.url_prefix}/ on Orthanc's HTTP port")

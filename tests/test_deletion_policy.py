@@ -24,6 +24,7 @@ def orthanc_deleting(tmp_path, database_url):
         "OrthancRem": {
             "Database": database_url,
             "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+            "DataDirectory": str(tmp_path / "rem-data"),  # the workers' log file goes there
             "Workers": 1,
             "WorkerPython": sys.executable,
         }
@@ -44,8 +45,9 @@ def test_deleted_after_processing_as_the_settings_say(orthanc_deleting, corpus, 
     def settled() -> bool:
         with sessions() as session:
             processed = session.scalar(select(func.count()).select_from(model.ProcessedObject))
-            rejected = session.scalar(select(func.count()).select_from(model.RejectedObject))
-        return processed == 2 and rejected == 1 and len(orthanc.get_json("/instances")) == 2
+            outcomes = sorted(session.scalars(select(model.RejectedObject.outcome)))
+        # the broken report is quarantined; the PET image is recorded as unmatched, then deleted
+        return processed == 2 and outcomes == ["failed", "unmatched"] and len(orthanc.get_json("/instances")) == 2
 
     orthanc.wait_until(settled, timeout=60, interval=0.25, message="deletion policy not applied")
     remaining = {

@@ -95,7 +95,8 @@ def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, or
     dx = sr_facts.read(corpus("DX-Im-GE_XR220-1.dcm"))
     assert modalities[dx.StudyInstanceUID] == "DX"
     pet = sr_facts.read(corpus("NM-PetIm-GE.dcm"))
-    assert pet.StudyInstanceUID not in studies and pet.SOPInstanceUID not in rejected  # unmatched: left alone
+    assert pet.StudyInstanceUID not in studies  # unmatched: left alone, but recorded so that it counts
+    assert [r.sop_class_uid for r in rejected.values() if r.outcome == "unmatched"] == [pet.SOPClassUID]
     non_dose = sr_facts.read(corpus("ESR_non-dose.dcm"))
     assert rejected[str(non_dose.SOPInstanceUID)].outcome == "not_dose_report"
     assert rejected[str(non_dose.SOPInstanceUID)].orthanc_id
@@ -107,6 +108,8 @@ def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, or
     )  # kept in Orthanc for a re-run
     quarantine = orthanc.get_json("/rem/api/rejected")
     assert broken_uid in {row["sop_instance_uid"] for row in quarantine}
+    assert "unmatched" not in {row["outcome"] for row in quarantine}
+    assert orthanc.get_json("/rem/api/status")["unmatched_objects"] == 1
     assert broken_uid in dump_dom(orthanc.url("/rem/rejected"))
 
     listing = orthanc.get_json("/rem/api/studies?modality=CT&per_page=100")

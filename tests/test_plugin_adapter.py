@@ -86,7 +86,6 @@ def plugin(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     sys.modules.pop("orthanc_rem_plugin", None)
 
 
-
 def test_registers_the_dose_pages_under_rem_and_one_change_callback(plugin):
     fake, _module, _started = plugin
     assert list(fake.rest_callbacks) == ["/rem(/.*)?"]
@@ -124,33 +123,20 @@ def test_workers_start_with_orthanc_and_get_a_token(plugin):
     assert module.supervisor.stopped
 
 
-def test_a_worker_that_cannot_reach_orthanc_lists_the_instance_after_its_last_retry(tmp_path):
-    """Orthanc down for longer than the retries: the instance is quarantined, not silently dropped."""
-    from sqlalchemy import select
+def test_start_queues_the_catch_up_and_reconciliation_for_the_workers(plugin):
+    """Orthanc's REST API does not answer during the plugin's import: recovery waits for ORTHANC_STARTED."""
+    fake, module, _started = plugin
+    assert module.queue.huey.pending_count() == 0
+    fake.change_callbacks[0](fake.ChangeType.ORTHANC_STARTED, 4, "")
+    assert [task.name for task in module.queue.huey.pending()] == ["recover_missed_instances"]
 
-    from orthanc_harness import free_ports
-    from orthanc_rem import database, model
-    from orthanc_rem.config import load_settings
-    from orthanc_rem.tasks import build_queue
 
-    url = f"sqlite:///{tmp_path / 'rem.sqlite'}"
-    database.upgrade_schema(url)
-    (closed_port,) = free_ports(1)
-    settings = load_settings(
-        {},
-        environ={
-            "ORTHANC_REM_DATABASE": url,
-            "ORTHANC_REM_QUEUE": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "ORTHANC_REM_ORTHANC_URL": f"http://127.0.0.1:{closed_port}",
-        },
+def test_a_change_checkpoint_follows_every_few_hundred_instances(plugin):
+    fake, module, _started = plugin
+    for number in range(module.CHECKPOINT_EVERY):
+        fake.change_callbacks[0](fake.ChangeType.NEW_INSTANCE, 3, f"instance-{number}")
+    *_ingests, checkpoint = module.queue.huey.pending()
+    assert (checkpoint.name, checkpoint.args) == (
+        "record_change_checkpoint",
+        (f"instance-{module.CHECKPOINT_EVERY - 1}",),
     )
-    queue = build_queue(settings)
-    queue.ingest_orthanc_instance("f00d-instance")
-    task = queue.huey.dequeue()
-    task.retries = 0  # the last attempt
-    queue.huey.execute(task)
-    with database.session_factory(url)() as session:
-        (rejected,) = session.scalars(select(model.RejectedObject)).all()
-    assert rejected.orthanc_id == "f00d-instance"
-    assert rejected.outcome == "failed"
-    assert "could not be read" in rejected.reason

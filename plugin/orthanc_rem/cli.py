@@ -199,6 +199,25 @@ def command_reprocess(args: argparse.Namespace, service: Service) -> int:
     return 1 if counts["failed"] else 0
 
 
+def command_reconcile(args: argparse.Namespace, service: Service) -> int:
+    """Re-queue every instance Orthanc holds that has no stored outcome (a task lost by a killed
+    worker); the service also does this, after the catch-up, each time Orthanc starts."""
+    from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
+    from orthanc_rem.tasks import build_queue
+
+    sessions = open_database(service.settings, create=False)
+    client = OrthancClient(
+        args.orthanc or service.settings.orthanc_url, args.orthanc_auth or service.orthanc_authorization()
+    )
+    try:
+        summary = build_queue(service.settings).recover(sessions, client, catch_up=args.catch_up)
+    except (OrthancHttpError, OrthancUnavailable) as exc:
+        print(f"orthanc-rem reconcile: cannot read Orthanc's instances: {exc}", file=sys.stderr)
+        return 2
+    print(f"orthanc-rem reconcile: {summary}")
+    return 0
+
+
 def command_settings(args: argparse.Namespace, service: Service) -> int:
     from orthanc_rem import import_settings
 
@@ -313,6 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reprocess.add_argument("--orthanc", metavar="URL", help="Orthanc's URL (default: the service's HTTP port)")
     reprocess.add_argument(
+        "--orthanc-auth",
+        metavar="USER:PASSWORD",
+        help="login for Orthanc's REST API (default: the service's OrthancAuthorization, else its admin user)",
+    )
+    reconcile = command(
+        "reconcile",
+        command_reconcile,
+        "queue again every object Orthanc holds that has no outcome (lost by a killed worker)",
+    )
+    reconcile.add_argument("--catch-up", action="store_true", help="also replay Orthanc's changes since the last run")
+    reconcile.add_argument("--orthanc", metavar="URL", help="Orthanc's URL (default: the service's HTTP port)")
+    reconcile.add_argument(
         "--orthanc-auth",
         metavar="USER:PASSWORD",
         help="login for Orthanc's REST API (default: the service's OrthancAuthorization, else its admin user)",

@@ -80,7 +80,8 @@ def load_settings(
         data_dir=data_dir,
         database_url=normalise_database_url(database),
         queue_url=queue,
-        workers=int(_first(env.get("ORTHANC_REM_WORKERS"), section.get("Workers")) or 2),
+        # 0 is a real choice (workers run elsewhere), so only a missing value means the default.
+        workers=int(_first(env.get("ORTHANC_REM_WORKERS"), section.get("Workers"), 2)),
         worker_python=_first(env.get("ORTHANC_REM_PYTHON"), section.get("WorkerPython")) or "python3",
         url_prefix="/" + str(section.get("UrlPrefix") or "rem").strip("/"),
         orthanc_url=_first(env.get("ORTHANC_REM_ORTHANC_URL"), section.get("OrthancUrl"))

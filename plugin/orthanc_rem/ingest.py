@@ -2,20 +2,24 @@
 
 Whatever happens to an object is written down: imported objects in ``processed_object``,
 objects that are not dose reports or could not be read in ``rejected_object`` with the reason.
-Objects no importer handles at all ("unmatched": NM images, presentation states...) are only
-counted, so that a PACS forwarding everything does not flood the list. Bad input never raises
-out of here, so a batch (or a worker) goes on with the next object.
+Objects no importer handles at all ("unmatched": NM images, presentation states...) are recorded
+there too but only counted, not listed, so that a PACS forwarding everything does not flood the
+list; the record is what tells reconciliation the object was not lost. Bad input never raises
+out of here, so a batch (or a worker) goes on with the next object; a database that cannot be
+reached does raise (``DATABASE_UNAVAILABLE``): that is not the object's fault.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import persistence
+from orthanc_rem import model, persistence
 from orthanc_rem.extraction.dispatch import UnmatchedObject, extract
 from orthanc_rem.extraction.dose_object import read_dicom_file
 from orthanc_rem.extraction.records import ExtractionError, NotADoseReport
@@ -23,6 +27,10 @@ from orthanc_rem.extraction.routing import RouteKind
 from orthanc_rem.extraction.sr import clean_text
 
 log = logging.getLogger(__name__)
+
+#: The database could not be used at all (server down or starting up, connection lost, SQLite
+#: locked past its timeout): a fault of the moment, never of the object; the caller retries later.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -63,17 +71,40 @@ def ingest_object(
         route = taken.kind
         with sessions() as session:
             result = persistence.store_report(session, report, orthanc_id, source)
+        if result.outcome == "duplicate" and orthanc_id is not None:
+            _record_duplicate(sessions, source, result.detail, orthanc_id, sop_instance_uid, sop_class_uid)
         return ObjectOutcome(source, result.outcome, result.detail, result.study_id, sop_instance_uid, route)
+    except DATABASE_UNAVAILABLE:
+        raise
     except UnmatchedObject as exc:
-        return ObjectOutcome(source, "unmatched", str(exc), None, sop_instance_uid, RouteKind.UNMATCHED)
+        outcome = _reject(sessions, source, "unmatched", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
+        return replace(outcome, route=RouteKind.UNMATCHED)
     except NotADoseReport as exc:
         return _reject(sessions, source, "not_dose_report", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
     except ExtractionError as exc:
         return _reject(sessions, source, "failed", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
     except Exception as exc:  # noqa: BLE001 - any other failure is kept with its reason, never lost
-        log.exception("import of %s failed", source)
+        log.debug("import of %s failed", source, exc_info=True)  # the reason is kept; the stack for debugging
         reason = f"{type(exc).__name__}: {exc}"
         return _reject(sessions, source, "failed", reason, orthanc_id, sop_instance_uid, sop_class_uid)
+
+
+def _record_duplicate(
+    sessions: sessionmaker[Session],
+    source: str,
+    reason: str,
+    orthanc_id: str,
+    sop_instance_uid: str | None,
+    sop_class_uid: str | None,
+) -> None:
+    """A second Orthanc instance carrying a SOP Instance UID already processed (e.g. the same
+    report re-sent under another Study Instance UID) gets an outcome of its own, so that
+    reconciliation does not take it for lost; the same instance processed twice needs none."""
+    with sessions() as session:
+        processed = model.ProcessedObject.orthanc_id
+        if session.scalar(select(processed).where(processed == orthanc_id).limit(1)) is not None:
+            return
+    _reject(sessions, source, "duplicate", reason, orthanc_id, sop_instance_uid, sop_class_uid)
 
 
 def _reject(
@@ -95,6 +126,4 @@ def _reject(
             sop_instance_uid=sop_instance_uid,
             sop_class_uid=sop_class_uid,
         )
-    if outcome == "failed":
-        log.warning("%s quarantined: %s", source, reason)
     return ObjectOutcome(source, outcome, reason, None, sop_instance_uid)

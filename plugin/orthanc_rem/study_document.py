@@ -412,10 +412,13 @@ def load_study(session: Session, study_id: int) -> model.Study | None:
 
 def load_rejected(session: Session, page: int = 1, per_page: int = 25) -> tuple[list[model.RejectedObject], int]:
     """Objects that were not imported, most recent attempt first; and the total count."""
+    from orthanc_rem.ingest_status import NOT_LISTED
+
     rejected = model.RejectedObject
-    total = session.scalar(select(func.count(rejected.id)))
+    total = session.scalar(select(func.count(rejected.id)).where(rejected.outcome.not_in(NOT_LISTED)))
     query = (
         select(rejected)
+        .where(rejected.outcome.not_in(NOT_LISTED))
         .order_by(rejected.last_attempt_at.desc(), rejected.id.desc())
         .offset((max(page, 1) - 1) * per_page)
         .limit(per_page)
@@ -453,4 +456,7 @@ def systems_by_modality(session: Session) -> dict[str, list[dict[str, Any]]]:
 
 
 def rejected_count(session: Session) -> int:
-    return session.scalar(select(func.count(model.RejectedObject.id))) or 0
+    from orthanc_rem.ingest_status import NOT_LISTED
+
+    rejected = model.RejectedObject
+    return session.scalar(select(func.count(rejected.id)).where(rejected.outcome.not_in(NOT_LISTED))) or 0

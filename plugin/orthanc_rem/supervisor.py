@@ -4,6 +4,12 @@ The plugin runs inside Orthanc; the workers must not (notes §5: no GIL shared w
 crash stays in its process). So the plugin starts one worker process group when Orthanc has
 started, restarts it if it dies, and stops it when Orthanc stops. Threads here are daemons:
 a non-daemon thread would hang Orthanc's shutdown (notes §1.9).
+
+When Orthanc dies without stopping them (kill -9, a segfault in DCMTK), the workers must die
+too: orphans kept taking tasks with the dead Orthanc's token and quarantined good objects
+(issue 6). Each worker process asks Linux for a parent-death signal (``worker.py``); Linux sends
+it when the *thread* that forked the process ends, so the pool is always forked from the
+watcher thread, which lives exactly as long as the supervisor.
 """
 
 from __future__ import annotations
@@ -16,6 +22,20 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 log = logging.getLogger(__name__)
+
+#: Set in a worker pool started by the supervisor: the PID the pool must die with.
+PARENT_PID_VARIABLE = "ORTHANC_REM_PARENT_PID"
+
+
+def worker_process_environment(parent: Mapping[str, str], settings: Mapping[str, str]) -> dict[str, str]:
+    """Orthanc's environment plus the workers' settings, without any password.
+
+    ``scripts/serve`` exports the admin password for Orthanc's ``RegisteredUsers``; workers read
+    Orthanc with their own authorisation (``ORTHANC_REM_ORTHANC_AUTHORIZATION``) and never need
+    it, so a compromised extraction (it parses untrusted DICOM) does not hand it out.
+    """
+    inherited = {name: value for name, value in parent.items() if not name.upper().endswith("_PASSWORD")}
+    return {**inherited, **settings, PARENT_PID_VARIABLE: str(os.getpid())}
 
 
 class WorkerSupervisor:
@@ -40,19 +60,27 @@ class WorkerSupervisor:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> None:
-        with self._lock:
-            self._stopping.clear()
-            self._spawn()
-            self._watcher = threading.Thread(target=self._watch, name="orthanc-rem-supervisor", daemon=True)
-            self._watcher.start()
+        self._stopping.clear()
+        spawned = threading.Event()
+        self._watcher = threading.Thread(
+            target=self._watch, args=(spawned,), name="orthanc-rem-supervisor", daemon=True
+        )
+        self._watcher.start()
+        spawned.wait(30)
 
     def _spawn(self) -> None:
-        env = {**os.environ, **self.environment}
+        env = worker_process_environment(os.environ, self.environment)
         # Its own process group, so that stopping it also stops the worker processes it forked.
         self._process = subprocess.Popen(self.command, env=env, start_new_session=True)
         self.log_line(f"orthanc-rem: started extraction workers (pid {self._process.pid}): {' '.join(self.command)}")
 
-    def _watch(self) -> None:
+    def _watch(self, spawned: threading.Event) -> None:
+        try:
+            with self._lock:
+                if not self._stopping.is_set():
+                    self._spawn()
+        finally:
+            spawned.set()
         while not self._stopping.is_set():
             process = self._process
             if process is not None and process.poll() is not None and not self._stopping.is_set():

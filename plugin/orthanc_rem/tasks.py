@@ -8,27 +8,32 @@ environment the plugin hands them) learn their settings differently but must agr
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlparse
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
+from huey.exceptions import RetryTask
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, persistence
+from orthanc_rem import database, persistence, recovery
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
 from orthanc_rem.identifiable_data import deletion_policy_cache
-from orthanc_rem.ingest import ObjectOutcome, ingest_object
+from orthanc_rem.ingest import DATABASE_UNAVAILABLE, ObjectOutcome, ingest_object
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "orthanc-rem"
-#: How long a worker keeps trying to read an object while Orthanc does not answer (20 x 3 s).
-ORTHANC_RETRIES = 20
-ORTHANC_RETRY_DELAY_S = 3
+#: An object postponed because Orthanc or the database could not be used is tried again this
+#: much later, for as long as it takes: giving up would lose it or blame it.
+RETRY_DELAY_S = 10
+#: Failures of the moment, not of the object.
+POSTPONING: tuple[type[Exception], ...] = (OrthancUnavailable, *DATABASE_UNAVAILABLE)
+#: At most one log line per worker this often while Orthanc or the database stays unavailable.
+UNAVAILABLE_LOG_INTERVAL_S = 60.0
 
 
 def create_huey(queue_url: str) -> Huey:
@@ -47,6 +52,33 @@ def create_huey(queue_url: str) -> Huey:
 class ExtractionQueue:
     huey: Huey
     ingest_orthanc_instance: TaskWrapper
+    #: Catch-up then reconciliation (``recovery``), queued by the plugin when Orthanc starts.
+    recover_missed_instances: TaskWrapper
+    #: Stores the change sequence number of an instance already queued (``recovery.checkpoint``).
+    record_change_checkpoint: TaskWrapper
+
+    def queued_instance_ids(self) -> set[str]:
+        """Orthanc IDs waiting in the queue or scheduled for a retry: late, not lost."""
+        waiting: set[str] = set()
+        for task in [*self.huey.pending(), *self.huey.scheduled()]:
+            if task.name != self.ingest_orthanc_instance.name:
+                continue
+            for argument in task.args:
+                if isinstance(argument, str):
+                    waiting.add(argument)
+                elif isinstance(argument, list | tuple):
+                    waiting.update(a for a in argument if isinstance(a, str))
+        return waiting
+
+    def recover(self, sessions: sessionmaker[Session], client: OrthancClient, catch_up: bool = True) -> str:
+        """Queue what the workers never got (catch-up) or lost (reconciliation)."""
+        queued = self.queued_instance_ids()
+        replayed = recovery.catch_up(sessions, client, self.ingest_orthanc_instance, queued) if catch_up else None
+        reconciled = recovery.reconcile(sessions, client, self.ingest_orthanc_instance, queued)
+        summary = f"{reconciled.examined} instances in Orthanc, {reconciled.queued} queued again"
+        if replayed is not None:
+            summary = f"{replayed.examined} changes replayed, {replayed.queued} instances queued; " + summary
+        return summary
 
 
 def build_queue(settings: Settings) -> ExtractionQueue:
@@ -58,29 +90,67 @@ def build_queue(settings: Settings) -> ExtractionQueue:
             worker_state["client"] = OrthancClient(settings.orthanc_url, settings.orthanc_authorization)
         return worker_state["client"]  # type: ignore[return-value]
 
-    @huey.task(retries=ORTHANC_RETRIES, retry_delay=ORTHANC_RETRY_DELAY_S, name="ingest_orthanc_instance", context=True)
-    def ingest_orthanc_instance(orthanc_id: str, task: Any = None) -> str:
-        """Retried only when Orthanc cannot be reached; bad objects are quarantined, not retried.
-
-        When the last retry fails too, the instance is listed as failed so that it can be re-run
-        once Orthanc answers again, instead of vanishing from the queue unnoticed.
-        """
+    @huey.task(name="ingest_orthanc_instance")
+    def ingest_orthanc_instance(orthanc_id: str) -> str:
+        """Postponed (not failed) while Orthanc or the database cannot be used; bad objects are
+        quarantined by ``ingest_object``, never retried."""
         try:
-            return process_orthanc_instance(settings, client(), orthanc_id).outcome
-        except OrthancUnavailable as exc:
-            if task is not None and task.retries > 0:
-                raise
-            with database.session_factory(settings.database_url)() as session:
-                persistence.record_rejection(
-                    session,
-                    source=f"orthanc:{orthanc_id}",
-                    outcome="failed",
-                    reason=f"Orthanc could not be read after {ORTHANC_RETRIES} retries: {exc}",
-                    orthanc_id=orthanc_id,
-                )
-            return "failed"
+            outcome = process_orthanc_instance(settings, client(), orthanc_id)
+        except POSTPONING as exc:
+            _report_unavailable(worker_state, orthanc_id, exc)
+            # RetryTask does not count down huey's retries: the object waits as long as the outage.
+            raise RetryTask(delay=RETRY_DELAY_S) from exc
+        log_outcome(outcome)
+        return outcome.outcome
 
-    return ExtractionQueue(huey, ingest_orthanc_instance)
+    @huey.task(name="recover_missed_instances")
+    def recover_missed_instances() -> str:
+        try:
+            summary = queue.recover(database.session_factory(settings.database_url), client())
+        except POSTPONING as exc:
+            _report_unavailable(worker_state, "*", exc)
+            raise RetryTask(delay=RETRY_DELAY_S) from exc
+        log.info("recovery at start: %s", summary)
+        return summary
+
+    @huey.task(name="record_change_checkpoint")
+    def record_change_checkpoint(orthanc_id: str) -> None:
+        try:
+            recovery.checkpoint(database.session_factory(settings.database_url), client(), orthanc_id)
+        except POSTPONING as exc:  # the next checkpoint will do; the catch-up replays a little more
+            log.info("change checkpoint at %s skipped: %s", orthanc_id, exc)
+
+    queue = ExtractionQueue(huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint)
+    return queue
+
+
+def log_outcome(outcome: ObjectOutcome) -> None:
+    """The one line per object an operator reads (and greps: ``orthanc:<id>: <outcome>``)."""
+    level = logging.WARNING if outcome.outcome == "failed" else logging.INFO
+    study = f" (study {outcome.study_id})" if outcome.study_id is not None else ""
+    reason = f" {outcome.reason}" if outcome.reason else ""
+    log.log(level, "%s: %s%s%s", outcome.source, outcome.outcome, study, reason)
+
+
+def _report_unavailable(worker_state: dict[str, object], orthanc_id: str, exc: Exception) -> None:
+    """One warning line (no traceback) per outage and interval, not one per object and attempt:
+    a 50 s PostgreSQL restart once gave 623 tracebacks."""
+    now = time.monotonic()
+    last = worker_state.get("unavailable_logged_at")
+    postponed = int(worker_state.get("postponed", 0)) + 1  # type: ignore[call-overload]
+    worker_state["postponed"] = postponed
+    if isinstance(last, float) and now - last < UNAVAILABLE_LOG_INTERVAL_S:
+        return
+    worker_state["unavailable_logged_at"] = now
+    worker_state["postponed"] = 0
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    log.warning(
+        "orthanc:%s postponed, retried every %d s (%d postponed since the last line): %s",
+        orthanc_id,
+        RETRY_DELAY_S,
+        postponed,
+        reason,
+    )
 
 
 def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_id: str) -> ObjectOutcome:
@@ -95,16 +165,23 @@ def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_
             taken = route_from_orthanc(sop_class_uid, None, None, None, None)
             if not taken.matched:
                 outcome = ObjectOutcome(source, "unmatched", taken.reason, route=RouteKind.UNMATCHED)
+                with sessions() as session:
+                    persistence.record_rejection(
+                        session,
+                        source=source,
+                        outcome="unmatched",
+                        reason=taken.reason,
+                        orthanc_id=orthanc_id,
+                        sop_class_uid=sop_class_uid,
+                    )
                 _apply_deletion_policy(sessions, client, orthanc_id, outcome)
                 return outcome
         content = client.instance_file(orthanc_id)
     except OrthancHttpError as exc:
         if exc.status == 404:
-            log.info("instance %s was deleted before it could be processed", orthanc_id)
             return ObjectOutcome(source, "ignored", "deleted from Orthanc before processing")
         raise OrthancUnavailable(str(exc)) from exc
     outcome = ingest_object(sessions, content, source=source, orthanc_id=orthanc_id)
-    log.info("%s: %s %s", source, outcome.outcome, outcome.reason)
     _apply_deletion_policy(sessions, client, orthanc_id, outcome)
     return outcome
 

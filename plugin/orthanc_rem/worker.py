@@ -8,28 +8,54 @@ separate container next to Orthanc with a Redis queue. Settings come from the en
 from __future__ import annotations
 
 import argparse
-import logging
+import ctypes
+import os
+import signal
+import sys
 
-from orthanc_rem import database
+from orthanc_rem import database, worker_log
 from orthanc_rem.config import load_settings
+from orthanc_rem.supervisor import PARENT_PID_VARIABLE
 from orthanc_rem.tasks import build_queue
+
+#: prctl(2) option: the signal a process gets when its parent (thread) dies.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with(parent_pid: int) -> None:
+    """Have Linux kill this process when ``parent_pid`` dies, and exit if it already has.
+
+    SIGKILL, not SIGTERM: huey's process workers ignore the graceful signal, and an orphan must
+    not finish, or start, anything with the dead Orthanc's token. A task cut short is found by
+    ``orthanc-rem reconcile`` at the next start. Between fork and prctl the parent may already
+    be gone (we would then be PID 1's child): check after setting it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent_pid:
+        os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="orthanc-rem-worker")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: settings)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s orthanc-rem-worker %(levelname)s %(message)s")
-    # Alembic announces every plugin it sets up and huey every task it runs: one line per object
-    # (ours, in tasks.py) is what an administrator wants in Orthanc's log.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("huey").setLevel(logging.WARNING)
+    if os.environ.get(PARENT_PID_VARIABLE):
+        # Started by Orthanc's plugin: the pool dies with Orthanc, each forked worker with the pool.
+        die_with(int(os.environ[PARENT_PID_VARIABLE]))
+        pool_pid = os.getpid()
+        os.register_at_fork(after_in_child=lambda: die_with(pool_pid))
     settings = load_settings()
+    worker_log.configure(settings.data_dir, os.environ.get("ORTHANC_REM_LOG_LEVEL"))
     database.upgrade_schema(settings.database_url)
     database.dispose_all()  # no pooled connection may cross the fork into worker processes
     queue = build_queue(settings)
     consumer = queue.huey.create_consumer(
-        workers=args.workers or settings.workers,
+        # "Workers": 0 tells the plugin to start none; a pool started by hand still needs some.
+        workers=args.workers or settings.workers or 2,
         worker_type="process",
         periodic=False,
         # Poll quickly and never back off far: store-to-row latency matters more than an idle

@@ -3,7 +3,8 @@
 ``/api/studies`` lists summaries of every modality (newest first, filtered by ``modality``, dates
 and ``display_name``, paged like the lists); ``/api/studies/<id>`` is the whole study document
 (``orthanc_rem.study_document``); ``/api/rejected`` lists the objects that were not imported and
-why; ``/api/settings`` shows the import settings (changed with ``orthanc-rem settings``).
+why; ``/api/status`` counts outcomes (failed, with warnings, unmatched); ``/api/settings`` shows
+the import settings (changed with ``orthanc-rem settings``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 
-from orthanc_rem import study_document
+from orthanc_rem import ingest_status, study_document
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import API_PER_PAGE, STUDY_ID, list_query, modality_argument, page_arguments
 
@@ -53,6 +54,11 @@ def rejected() -> Any:
     page, per_page = page_arguments(request.args, API_PER_PAGE.stop - 1, API_PER_PAGE)
     rows, total = study_document.load_rejected(dose_session(), page, per_page)
     return [study_document.rejected_document(row) for row in rows], 200, {"X-Total-Count": str(total)}
+
+
+@blueprint.get("/status")
+def status() -> dict[str, Any]:
+    return ingest_status.ingest_status(dose_session())
 
 
 @blueprint.get("/settings")

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from orthanc_rem import import_settings, model, study_document
+from orthanc_rem import import_settings, ingest_status, model, study_document
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import STUDY_ID, list_query, page_arguments, per_page_choices
 
@@ -41,6 +41,7 @@ def home() -> str:
         total=sum(counts.values()),
         systems=study_document.systems_by_modality(session),
         rejected=study_document.rejected_count(session),
+        status=ingest_status.ingest_status(session),
     )
 
 

@@ -153,7 +153,7 @@ class ProcessedObject(Base):
     sop_instance_uid: Mapped[str] = mapped_column(String(64), unique=True)
     sop_class_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     series_instance_uid: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    orthanc_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    orthanc_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     processed_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
     study: Mapped[Study] = relationship(back_populates="objects")
@@ -193,8 +193,11 @@ class IngestState(Base):
 class RejectedObject(Base):
     """An object that was not imported, kept with the reason so nothing is lost silently.
 
-    ``outcome`` is ``failed`` (extraction or storage error, to be re-run after a fix) or
-    ``not_dose_report`` / ``unsupported`` (valid DICOM that we deliberately skip).
+    ``outcome`` is ``failed`` (extraction or storage error, to be re-run after a fix),
+    ``not_dose_report`` / ``unsupported`` (valid DICOM that we deliberately skip), ``duplicate``
+    (a SOP Instance UID already processed from another Orthanc instance) or ``unmatched`` (no
+    importer reads it: counted, not listed). Every Orthanc instance thus has a row here or in
+    ``processed_object``, which is how ``orthanc-rem reconcile`` finds a lost task.
     """
 
     __tablename__ = "rejected_object"
