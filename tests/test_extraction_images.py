@@ -462,12 +462,14 @@ def test_mg_image_is_one_event_copied_from_the_header(corpus: Corpus, name: str)
         assert event.source.exposure_time_ms == pytest.approx(float(ds.ExposureTime))
 
 
-def test_ge_senographe_ds_compression_force_is_in_decinewton(corpus: Corpus) -> None:
+def test_ge_senographe_ds_compression_force_is_stored_in_newtons_as_the_header_gives_it(corpus: Corpus) -> None:
+    """OpenREM 0.7.0 #135 (manual L8810): no division by ten; OpenREM's test expects 50 N here."""
     ds = header(corpus("MG-Im-GE-SenDS-scaled.dcm"))
     assert "senograph ds" in ds.ManufacturerModelName.lower()
+    assert float(ds.CompressionForce) == 50.0  # dcmdump: (0018,11a2) DS [50]
     event = only_event(read_mg_image(read_dicom_file(corpus("MG-Im-GE-SenDS-scaled.dcm"))))
     assert event.mechanical is not None
-    assert event.mechanical.compression_force_n == pytest.approx(float(ds.CompressionForce) / 10)
+    assert event.mechanical.compression_force_n == 50.0
 
     def essential(ds: Dataset) -> None:
         ds.ManufacturerModelName = "Senographe Essential"
