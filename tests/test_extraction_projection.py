@@ -676,12 +676,19 @@ def test_modality_rule_beyond_event_types(corpus):
 # --- broken content trees ---------------------------------------------------------------------------
 
 
-def test_garbage_dose_area_product_names_the_item(corpus):
+def test_garbage_dose_area_product_is_left_empty_with_a_warning_naming_the_item(corpus):
+    """Not a number: never stored, never a lost report; the event's dose at the RP is still read."""
     ds = read_dicom_file(corpus("RF-RDSR-Siemens-Zee.dcm"))
-    measured = sr_facts.child(sr_facts.projection_events(ds)[1], "122130").MeasuredValueSequence[0]
+    event = sr_facts.projection_events(ds)[1]
+    measured = sr_facts.child(event, "122130").MeasuredValueSequence[0]
     measured[0x0040A30A] = RawDataElement(Tag(0x0040A30A), "DS", 8, b"garbage ", 0, False, True)
-    with pytest.raises(ExtractionError, match=r"Irradiation Event X-Ray Data #2 > Dose Area Product.*garbage"):
-        read_projection_dose_report(ds)
+    report = read_projection_dose_report(ds)
+    assert report.dose.events[1].dose_area_product_gym2 is None
+    assert report.dose.events[1].source.dose_rp_gy == approx(value(event, "113738", GY))
+    assert any(
+        w.startswith("Irradiation Event X-Ray Data #2: Dose Area Product (122130, DCM)") and "'garbage'" in w
+        for w in report.warnings
+    ), report.warnings
 
 
 def test_event_without_content_is_an_extraction_error(corpus):

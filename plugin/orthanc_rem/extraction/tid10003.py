@@ -21,7 +21,7 @@ from orthanc_rem.extraction.projection_records import (
     XRaySource,
 )
 from orthanc_rem.extraction.records import Code, ExtractionError
-from orthanc_rem.extraction.sr import ContentItem, child_value, first_child
+from orthanc_rem.extraction.sr import ContentItem, child_value, first_child, read_item
 
 # TID 10003 Irradiation Event X-Ray Data
 IRRADIATION_EVENT_XRAY_DATA = Code("113706", "DCM", "Irradiation Event X-Ray Data")
@@ -133,25 +133,27 @@ def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]
         date_time_started=child_value(container, DATETIME_STARTED, sr.datetime_, warnings),
         irradiation_event_type=event_type,
         acquisition_protocol=child_value(container, ACQUISITION_PROTOCOL, psr.display, warnings),
-        anatomical_structure=_code(psr.first_child(container, ANATOMICAL_STRUCTURE, warnings)),
+        anatomical_structure=_code(psr.first_child(container, ANATOMICAL_STRUCTURE, warnings), warnings),
         laterality=_laterality(container, warnings),
-        image_view=_code(image_view),
+        image_view=_code(image_view, warnings),
         image_view_modifiers=tuple(
             found
             for parent in (image_view, container)
             if parent is not None
-            for found in (sr.code(item) for item in sr.children(parent, IMAGE_VIEW_MODIFIER))
+            for found in (_code(item, warnings) for item in sr.children(parent, IMAGE_VIEW_MODIFIER))
             if found is not None
         ),
         projection_eponymous_name=_nested_code(image_view, container, PROJECTION_EPONYMOUS_NAME, warnings),
         patient_table_relationship=child_value(container, PATIENT_TABLE_RELATIONSHIP, sr.code, warnings),
-        patient_orientation=_code(orientation),
+        patient_orientation=_code(orientation, warnings),
         patient_orientation_modifier=_nested_code(orientation, container, PATIENT_ORIENTATION_MODIFIER, warnings),
         target_region=child_value(container, TARGET_REGION, sr.code, warnings),
         dose_area_product_gym2=psr.child_num(container, DOSE_AREA_PRODUCT, "Gy.m2", warnings),
         half_value_layer_mm=_technique(container, HALF_VALUE_LAYER, "mm", warnings),
         patient_equivalent_thickness_mm=_technique(container, PATIENT_EQUIVALENT_THICKNESS, "mm", warnings),
-        entrance_exposure_at_rp_mgy=psr.child_num(container, ENTRANCE_EXPOSURE_AT_RP, "mGy", warnings),
+        entrance_exposure_at_rp_mgy=psr.child_num(
+            container, ENTRANCE_EXPOSURE_AT_RP, "mGy", warnings, required=False
+        ),
         reference_point_definition=source.reference_point_definition,
         breast_composition=_breast_composition(container, warnings),
         percent_fibroglandular_tissue=_percent_fibroglandular_tissue(container, warnings),
@@ -185,7 +187,7 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
     pulse_width_values = psr.child_nums(container, PULSE_WIDTH, "ms", warnings)
     exposure_values = psr.child_nums(container, EXPOSURE, "uA.s", warnings)
     pulses = first_child(container, NUMBER_OF_PULSES, warnings)
-    number_of_pulses = psr.dimensionless(pulses) if pulses is not None else None
+    number_of_pulses = read_item(pulses, psr.dimensionless, warnings) if pulses is not None else None
     current = psr.mean_without_zeros(current_values)
     pulse_width = psr.mean_without_zeros(pulse_width_values)
     exposure_time = _technique(container, EXPOSURE_TIME, "ms", warnings)
@@ -197,7 +199,9 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
     reference_point = first_child(container, REFERENCE_POINT_DEFINITION, warnings)
     return XRaySource(
         dose_rp_gy=psr.child_num(container, DOSE_RP, "Gy", warnings),
-        reference_point_definition=psr.display(reference_point) if reference_point is not None else None,
+        reference_point_definition=read_item(reference_point, psr.display, warnings)
+        if reference_point is not None
+        else None,
         average_glandular_dose_mgy=psr.child_num(container, AVERAGE_GLANDULAR_DOSE, "mGy", warnings),
         fluoro_mode=child_value(container, FLUORO_MODE, sr.code, warnings),
         pulse_rate_per_s=_technique(container, PULSE_RATE, "{pulse}/s", warnings),
@@ -220,7 +224,7 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
         collimated_field_height_mm=_technique(container, COLLIMATED_FIELD_HEIGHT, "mm", warnings),
         collimated_field_width_mm=_technique(container, COLLIMATED_FIELD_WIDTH, "mm", warnings),
         ii_field_size_mm=_siemens_ii_diameter(container, warnings),
-        grid=tuple(found for found in (sr.code(item) for item in sr.children(container, XRAY_GRID)) if found),
+        grid=tuple(found for found in (_code(item, warnings) for item in sr.children(container, XRAY_GRID)) if found),
         filters=read_xray_filters(container, warnings),
     )
 
@@ -300,11 +304,12 @@ def read_xray_mechanical_data(container: ContentItem, warnings: list[str]) -> XR
 
 def _technique(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> float | None:
     """A NUM read leniently: an unknown unit is a warning and None (technique, not dose)."""
-    return psr.child_num(parent, concept, unit, warnings, strict=False)
+    return psr.child_num(parent, concept, unit, warnings, required=False)
 
 
-def _code(item: ContentItem | None) -> Code | None:
-    return sr.code(item) if item is not None else None
+def _code(item: ContentItem | None, warnings: list[str]) -> Code | None:
+    """An optional CODE item's value; of another value type, a warning and None."""
+    return read_item(item, sr.code, warnings) if item is not None else None
 
 
 def _nested_code(parent: ContentItem | None, container: ContentItem, concept: Code, warnings: list[str]) -> Code | None:
@@ -329,7 +334,7 @@ def _laterality(container: ContentItem, warnings: list[str]) -> Code | None:
         if parent is not None:
             item = psr.first_child(parent, LATERALITY, warnings)
             if item is not None:
-                return sr.code(item)
+                return _code(item, warnings)
     return None
 
 
@@ -338,7 +343,7 @@ def _breast_composition(container: ContentItem, warnings: list[str]) -> Code | N
     for parent in _event_and_its_containers(container):
         item = psr.first_child(parent, BREAST_COMPOSITION, warnings)
         if item is not None:
-            return sr.code(item)
+            return _code(item, warnings)
     return None
 
 
