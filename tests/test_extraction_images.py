@@ -381,6 +381,32 @@ def test_unknown_material_and_no_filter(corpus: Corpus) -> None:
     assert [f.filter_type for f in event.source.filters] == [Code("111609", "DCM", "No Filter")]
 
 
+@pytest.mark.parametrize(("filter_type", "mm"), [("CU_0.1_MM", 0.1), ("CU_0.2_MM", 0.2), ("CU_0.3_MM", 0.3)])
+def test_siemens_filter_type_names_material_and_thickness(corpus: Corpus, filter_type: str, mm: float) -> None:
+    """Siemens Multix and others write the copper pre-filter only as Filter Type (0018,1160), e.g.
+    ``CU_0.1_MM``: copper (CID 10006) of 0.1 mm, a flat filter (CID 10007), not raw text."""
+    path = corpus("DX-Im-GE_XR220-1.dcm")
+    assert "FilterType" not in header(path) and "FilterMaterial" not in header(path)
+
+    def siemens(ds: Dataset) -> None:
+        ds.FilterType = filter_type
+
+    report = read_dx_image(variant(path, siemens))
+    (only,) = only_event(report).source.filters  # type: ignore[union-attr]
+    assert only.filter_type == Code("113653", "DCM", "Flat filter")
+    assert only.filter_material == COPPER
+    assert (only.thickness_minimum_mm, only.thickness_maximum_mm) == (mm, mm)
+    assert not any(filter_type in w for w in report.warnings)
+
+
+def test_siemens_filter_type_leaves_stated_material_and_thickness_alone(corpus: Corpus) -> None:
+    def both(ds: Dataset) -> None:
+        ds.FilterType = "CU_0.2_MM"  # with Filter Material ALUMINUM 1.06/0.94 mm (dcmdump) kept
+
+    (only,) = only_event(read_dx_image(variant(corpus("DX-Im-Carestream_DR7500-1.dcm"), both))).source.filters  # type: ignore[union-attr]
+    assert (only.filter_material, only.thickness_minimum_mm, only.thickness_maximum_mm) == (ALUMINUM, 0.94, 1.06)
+
+
 def test_text_where_a_number_belongs_never_rejects_the_image(corpus: Corpus) -> None:
     def edit(ds: Dataset) -> None:
         raw(ds, 0x00180060, "DS", b"unknown")  # KVP

@@ -89,6 +89,8 @@ _FILTER_TYPES = {
     "BUTTERFLY": Code("113652", "DCM", "Butterfly filter"), "FLAT": Code("113653", "DCM", "Flat filter"),
     "NONE": NO_FILTER,
 }  # fmt: skip
+#: Siemens' Filter Type values that name the filter itself: chemical symbol, thickness, "MM".
+_SIEMENS_FILTER_TYPE = re.compile(r"^(?P<material>[A-Z]{1,2})_(?P<mm>[0-9]+(?:\.[0-9]+)?)_MM$")
 #: Grid (0018,1166) defined terms -> CID 10017.
 _GRIDS = {
     "FIXED": Code("111641", "DCM", "Fixed grid"), "FOCUSED": Code("111642", "DCM", "Focused grid"),
@@ -394,13 +396,22 @@ def read_filters(ds: Dataset, warnings: list[str]) -> tuple[XRayFilter, ...]:
 
     Quirks from the manual: Kodak/Carestream separate the values with commas (#338, #137), text
     in a thickness field is a warning and None (#645), a minimum above its maximum is swapped
-    (#453), 0.00 mm is a thickness and kept (#450), "aluminium" is aluminum (#593).
+    (#453), 0.00 mm is a thickness and kept (#450), "aluminium" is aluminum (#593). Siemens (Multix
+    and others) put the whole filter into Filter Type as ``CU_0.1_MM``: a flat filter of that
+    material and thickness (OpenREM reads CU_0.1/0.2/0.3_MM so), used where the standard
+    attributes are empty.
     """
     materials = _split(header_text(ds, "FilterMaterial"))
     minimums = _thicknesses(ds, "FilterThicknessMinimum", warnings)
     maximums = _thicknesses(ds, "FilterThicknessMaximum", warnings)
     type_text = (header_text(ds, "FilterType") or "").upper()
     filter_type = _FILTER_TYPES.get(type_text) or (Code(type_text, None, type_text) if type_text else None)
+    siemens = _SIEMENS_FILTER_TYPE.match(type_text)
+    if siemens:
+        filter_type = _FILTER_TYPES["FLAT"]
+        materials = materials or [siemens.group("material")]
+        thickness = float(siemens.group("mm"))
+        minimums, maximums = minimums or [thickness], maximums or [thickness]
     count = len(materials) or (1 if minimums or maximums or filter_type else 0)
     for name, values in (("Minimum", minimums), ("Maximum", maximums)):
         if values and len(values) != count:
