@@ -511,6 +511,76 @@ def test_siemens_zee_is_single_plane_with_retired_exposure_time_and_ii_size(corp
     assert [(f.filter_material.value, f.thickness_maximum_mm) for f in first.source.filters] == [("C-127F9", 0.6)]
 
 
+def test_siemens_patient_position_is_read_from_the_report_comment(corpus):
+    """Artis systems give no TID 10003 patient rows; the report's top-level Comment holds
+    ``<PatientPosition><Position SRData="HFS "/>``: head first, recumbent, supine (CID 21/19/20)."""
+    ds = facts(corpus("RF-RDSR-Siemens-Zee.dcm"))
+    (comment,) = [i for i in ds.ContentSequence if sr_facts.concept(i) == "121106"]
+    assert '<PatientPosition><Position SRData="HFS "/>' in comment.TextValue
+    events = sr_facts.projection_events(ds)
+    assert not any(sr_facts.child(e, code) for e in events for code in ("113743", "113744", "113745"))
+    report = extract(corpus("RF-RDSR-Siemens-Zee.dcm"))
+    assert len(report.dose.events) == len(events)
+    for event in report.dose.events:
+        assert event.patient_table_relationship == Code("F-10470", "SRT", "headfirst")
+        assert event.patient_orientation == Code("F-10450", "SRT", "recumbent")
+        assert event.patient_orientation_modifier == Code("F-10340", "SRT", "supine")
+
+
+def test_siemens_feet_first_prone_and_standard_rows_first(corpus):
+    ds = read_dicom_file(corpus("RF-RDSR-Siemens-Zee.dcm"))
+    (comment,) = [i for i in ds.ContentSequence if sr_facts.concept(i) == "121106"]
+    comment.TextValue = comment.TextValue.replace('SRData="HFS "', 'SRData="FFP"')
+    allura = facts(corpus("RF-RDSR-Philips_Allura.dcm"))
+    headfirst = copy.deepcopy(sr_facts.child(sr_facts.projection_events(allura)[0], "113745"))
+    sr_facts.projection_events(ds)[0].ContentSequence.append(headfirst)  # F-10470, as the Allura sends it
+    report = read_projection_dose_report(ds)
+    assert report.dose.events[0].patient_table_relationship.value == "F-10470"
+    assert report.dose.events[0].patient_orientation is None  # the event's own rows win, none added
+    second = report.dose.events[1]
+    relationship, modifier = second.patient_table_relationship, second.patient_orientation_modifier
+    assert (relationship.value, modifier.value) == ("F-10480", "F-10310")  # feet-first, prone
+
+
+def test_philips_collimated_field_from_private_shutter_positions(corpus):
+    """Philips Allura Xper: no 113788/113789/113790 rows, but a private "Wedges and Shutters" container
+    (99PHI-IXR-XPER 005) whose shutter positions are at 1 m from the focus (mm): scaled by the event's
+    Distance Source to Detector, left + right give the height, bottom + top the width."""
+    ds = facts(corpus("RF-RDSR-Philips_Allura.dcm"))
+    report = extract(corpus("RF-RDSR-Philips_Allura.dcm"))
+    items = sr_facts.projection_events(ds)
+    assert not any(sr_facts.child(e, code) for e in items for code in ("113788", "113789", "113790"))
+    for item, event in zip(items, report.dose.events, strict=True):
+        (shutters,) = [i for i in item.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "005"]
+        position = {
+            i.ConceptNameCodeSequence[0].CodeMeaning: float(i.MeasuredValueSequence[0].NumericValue)
+            for i in shutters.ContentSequence
+        }
+        sdd_m = value(item, "113750", MM) / 1000
+        height = (position["Left Shutter"] + position["Right Shutter"]) * sdd_m
+        width = (position["Bottom Shutter"] + position["Top Shutter"]) * sdd_m
+        assert event.source.collimated_field_height_mm == pytest.approx(height)
+        assert event.source.collimated_field_width_mm == pytest.approx(width)
+        assert event.source.collimated_field_area_m2 == pytest.approx(height * width / 1e6)
+    # dcmdump, first event: shutters 131 / 164.5 / 164.5 / 131 mm, 113750 DS [1194] mm
+    first = report.dose.events[0].source
+    assert first.collimated_field_height_mm == pytest.approx(329 * 1.194)
+    assert first.collimated_field_width_mm == pytest.approx(262 * 1.194)
+
+
+def test_anode_target_material_under_code_113632_is_kept(corpus):
+    """Some DBT reports write Anode Target Material with concept name code 113632 (not a DCM code):
+    the material and its code are kept, with a warning, instead of being dropped."""
+    ds = read_dicom_file(corpus("MG-RDSR-Hologic_mix.dcm"))
+    item = sr_facts.child(sr_facts.projection_events(ds)[0], "111632")
+    expected = (item.ConceptCodeSequence[0].CodeValue, item.ConceptCodeSequence[0].CodingSchemeDesignator)
+    item.ConceptNameCodeSequence[0].CodeValue = "113632"
+    report = read_projection_dose_report(ds)
+    material = report.dose.events[0].source.anode_target_material
+    assert (material.value, material.scheme) == expected  # C-164F9 SRT, tungsten (dcmdump)
+    assert any("113632" in w for w in report.warnings)
+
+
 def test_ge_super_c_empty_angles_text_scope_uid_and_pulse_rate_spelling(corpus):
     report = extract(corpus("RF-RDSR-GE.dcm"))
     # dcmdump: scope > 121126 PPS SOP Instance UID as TEXT [1.2.840.113619.8.329.10.2018486.1552764365.92....]

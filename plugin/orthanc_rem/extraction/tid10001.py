@@ -35,6 +35,8 @@ from orthanc_rem.extraction.tid10003 import (
     PATIENT_TABLE_RELATIONSHIP,
     REFERENCE_POINT_DEFINITION,
     read_irradiation_event_xray_data,
+    siemens_patient_position,
+    with_patient_position,
 )
 
 # TID 10001 Projection X-Ray Radiation Dose
@@ -109,6 +111,10 @@ def read_projection_xray_radiation_dose(root: ContentItem, warnings: list[str]) 
     _check_planes(accumulations, events, warnings)
     procedure = first_child(root, PROCEDURE_REPORTED, warnings)
     scope = first_child(root, SCOPE_OF_ACCUMULATION, warnings)
+    comment = child_value(root, COMMENT, sr.text, warnings)
+    position = siemens_patient_position(comment, warnings)
+    if position is not None:
+        events = [with_patient_position(event, position) for event in events]
     return ProjectionXRayRadiationDose(
         procedure_reported=read_item(procedure, sr.code, warnings) if procedure is not None else None,
         has_intent=child_value(procedure, HAS_INTENT, sr.code, warnings) if procedure is not None else None,
@@ -120,7 +126,7 @@ def read_projection_xray_radiation_dose(root: ContentItem, warnings: list[str]) 
         xray_detector_data_available=_detector_data_available(root, warnings),
         xray_source_data_available=child_value(root, XRAY_SOURCE_DATA_AVAILABLE, sr.code, warnings),
         xray_mechanical_data_available=child_value(root, XRAY_MECHANICAL_DATA_AVAILABLE, sr.code, warnings),
-        comment=child_value(root, COMMENT, sr.text, warnings),
+        comment=comment,
         sources_of_dose_information=tuple(
             c
             for c in (read_item(i, sr.code, warnings) for i in sr.children(root, SOURCE_OF_DOSE_INFORMATION))

@@ -10,6 +10,7 @@ in their SCT form and match the SRT form of older reports (``projection_sr.SCT_T
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from orthanc_rem.extraction import projection_sr as psr
 from orthanc_rem.extraction import sr
@@ -71,6 +72,8 @@ EXPOSURE_TIME = Code("113824", "DCM", "Exposure Time")
 EXPOSURE_TIME_RETIRED = Code("113735", "DCM", "Exposure Time")  # retired code, still sent by Siemens
 FOCAL_SPOT_SIZE = Code("113766", "DCM", "Focal Spot Size")
 ANODE_TARGET_MATERIAL = Code("111632", "DCM", "Anode Target Material")
+#: Not a DCM code: some DBT reports write Anode Target Material under this concept name code.
+ANODE_TARGET_MATERIAL_MISCODED = Code("113632", "DCM", "Anode Target Material")
 XRAY_FILTERS = Code("113771", "DCM", "X-Ray Filters")
 XRAY_FILTER_TYPE = Code("113772", "DCM", "X-Ray Filter Type")
 XRAY_FILTER_MATERIAL = Code("113757", "DCM", "X-Ray Filter Material")
@@ -103,6 +106,12 @@ TABLE_HEIGHT_POSITION = Code("113753", "DCM", "Table Height Position")
 TABLE_LONGITUDINAL_END_POSITION = Code("113759", "DCM", "Table Longitudinal End Position")
 TABLE_LATERAL_END_POSITION = Code("113760", "DCM", "Table Lateral End Position")
 TABLE_HEIGHT_END_POSITION = Code("113761", "DCM", "Table Height End Position")
+# Philips Allura Xper private rows (coding scheme 99PHI-IXR-XPER)
+PHILIPS_WEDGES_AND_SHUTTERS = Code("005", "99PHI-IXR-XPER", "Wedges and Shutters")
+PHILIPS_BOTTOM_SHUTTER = Code("006", "99PHI-IXR-XPER", "Bottom Shutter")
+PHILIPS_LEFT_SHUTTER = Code("007", "99PHI-IXR-XPER", "Left Shutter")
+PHILIPS_RIGHT_SHUTTER = Code("008", "99PHI-IXR-XPER", "Right Shutter")
+PHILIPS_TOP_SHUTTER = Code("009", "99PHI-IXR-XPER", "Top Shutter")
 
 
 def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]) -> ProjectionIrradiationEvent:
@@ -197,6 +206,11 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
         exposure_time = pulse_width * number_of_pulses
     average_current = _technique(container, AVERAGE_XRAY_TUBE_CURRENT, "mA", warnings)
     reference_point = first_child(container, REFERENCE_POINT_DEFINITION, warnings)
+    height = _technique(container, COLLIMATED_FIELD_HEIGHT, "mm", warnings)
+    width = _technique(container, COLLIMATED_FIELD_WIDTH, "mm", warnings)
+    area = _technique(container, COLLIMATED_FIELD_AREA, "m2", warnings)
+    if height is None and width is None and area is None:
+        height, width, area = philips_collimated_field(container, warnings)
     return XRaySource(
         dose_rp_gy=psr.child_num(container, DOSE_RP, "Gy", warnings),
         reference_point_definition=read_item(reference_point, psr.display, warnings)
@@ -219,14 +233,61 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
         exposure_values_uas=exposure_values,
         exposure_time_ms=exposure_time,
         focal_spot_size_mm=_technique(container, FOCAL_SPOT_SIZE, "mm", warnings),
-        anode_target_material=child_value(container, ANODE_TARGET_MATERIAL, sr.code, warnings),
-        collimated_field_area_m2=_technique(container, COLLIMATED_FIELD_AREA, "m2", warnings),
-        collimated_field_height_mm=_technique(container, COLLIMATED_FIELD_HEIGHT, "mm", warnings),
-        collimated_field_width_mm=_technique(container, COLLIMATED_FIELD_WIDTH, "mm", warnings),
+        anode_target_material=_anode_target_material(container, warnings),
+        collimated_field_area_m2=area,
+        collimated_field_height_mm=height,
+        collimated_field_width_mm=width,
         ii_field_size_mm=_siemens_ii_diameter(container, warnings),
         grid=tuple(found for found in (_code(item, warnings) for item in sr.children(container, XRAY_GRID)) if found),
         filters=read_xray_filters(container, warnings),
     )
+
+
+def philips_collimated_field(
+    container: ContentItem, warnings: list[str]
+) -> tuple[float | None, float | None, float | None]:
+    """(height mm, width mm, area m²) of the collimated field from Philips Allura Xper's private
+    "Wedges and Shutters" container, for events without the TID 10003B rows.
+
+    Philips' conformance statement (as OpenREM quotes it): each shutter value is the "actual shutter
+    distance from centerpoint of collimator specified in the plane at 1 meter", in mm, end of run.
+    Scaled to the detector by the event's Distance Source to Detector (in m): height from the left
+    and right shutters, width from the bottom and top ones, as OpenREM 0.8.1 derives them. Only when
+    all four are non-zero and the distance is known: Philips writes the distance only when it
+    changed, and a guess would put a wrong field size on the event."""
+    shutters_item = first_child(container, PHILIPS_WEDGES_AND_SHUTTERS, warnings)
+    if shutters_item is None:
+        return None, None, None
+    bottom, left, right, top = (
+        _technique(shutters_item, concept, "mm", warnings)
+        for concept in (PHILIPS_BOTTOM_SHUTTER, PHILIPS_LEFT_SHUTTER, PHILIPS_RIGHT_SHUTTER, PHILIPS_TOP_SHUTTER)
+    )
+    distance_mm = _technique(container, DISTANCE_SOURCE_TO_DETECTOR, "mm", warnings)
+    if not (bottom and left and right and top):
+        return None, None, None
+    if not distance_mm:
+        warnings.append("Philips shutter positions without Distance Source to Detector: no collimated field")
+        return None, None, None
+    height = (left + right) * distance_mm / 1000
+    width = (bottom + top) * distance_mm / 1000
+    return height, width, height * width * 1e-6
+
+
+def _anode_target_material(container: ContentItem, warnings: list[str]) -> Code | None:
+    """Anode Target Material (111632, CID 10016). Some tomosynthesis reports send the row under the
+    concept name code 113632, which DCM does not define; when 111632 is absent it is read as what its
+    meaning says, with the material code it carries, and a warning - never dropped."""
+    found = child_value(container, ANODE_TARGET_MATERIAL, sr.code, warnings)
+    if found is not None:
+        return found
+    item = first_child(container, ANODE_TARGET_MATERIAL_MISCODED, warnings)
+    concept = sr.concept_of(item) if item is not None else None
+    if item is None or concept is None or "anode" not in (concept.meaning or "anode").lower():
+        return None
+    found = read_item(item, sr.code, warnings)
+    if found is not None:
+        warnings.append("Anode Target Material sent with concept code 113632; read as 111632")
+    return found
 
 
 def read_xray_filters(container: ContentItem, warnings: list[str]) -> tuple[XRayFilter, ...]:
@@ -362,6 +423,53 @@ def _event_and_its_containers(container: ContentItem) -> list[ContentItem]:
         if sr.clean_text(item.get("ValueType")) == "CONTAINER"
         and not sr.same_concept(sr.concept_of(item), XRAY_FILTERS)
     ]
+
+
+#: CID 21 Patient Equipment Relationship, CID 19 Patient Orientation, CID 20 Patient Orientation
+#: Modifier, in the SNOMED-RT codes of the corpus reports (Philips Allura sends these three).
+HEADFIRST = Code("F-10470", "SRT", "headfirst")
+FEET_FIRST = Code("F-10480", "SRT", "feet-first")
+RECUMBENT = Code("F-10450", "SRT", "recumbent")
+SUPINE = Code("F-10340", "SRT", "supine")
+PRONE = Code("F-10310", "SRT", "prone")
+#: Patient Position (0018,5100) defined terms (PS3.3 C.7.3.1.1.2) that these codes can say.
+_PATIENT_POSITIONS = {
+    "HFS": (HEADFIRST, RECUMBENT, SUPINE),
+    "HFP": (HEADFIRST, RECUMBENT, PRONE),
+    "FFS": (FEET_FIRST, RECUMBENT, SUPINE),
+    "FFP": (FEET_FIRST, RECUMBENT, PRONE),
+}
+_SIEMENS_POSITION = re.compile(r"<PatientPosition>\s*<Position\s+SRData\s*=\s*\"([^\"]*)\"")
+
+
+def siemens_patient_position(report_comment: str | None, warnings: list[str]) -> tuple[Code, Code, Code] | None:
+    """Siemens AXIOM-Artis / Artis zee write the patient position not as TID 10003 rows but in the XML
+    of the report's top-level Comment: ``<PatientPosition><Position SRData="HFS "/>...``. Read as
+    (table relationship, orientation, orientation modifier): head-first or feet-first, recumbent,
+    supine or prone, as OpenREM does for these systems; None when the comment has no position."""
+    match = _SIEMENS_POSITION.search(report_comment) if report_comment else None
+    if match is None:
+        return None
+    position = match.group(1).strip().upper()
+    codes = _PATIENT_POSITIONS.get(position)
+    if codes is None:
+        warnings.append(f"Siemens patient position {position!r} is not one this importer can code; ignored")
+    return codes
+
+
+def with_patient_position(
+    event: ProjectionIrradiationEvent, position: tuple[Code, Code, Code]
+) -> ProjectionIrradiationEvent:
+    """The event with the report-level position, only when it has none of the three standard rows."""
+    if event.patient_table_relationship or event.patient_orientation or event.patient_orientation_modifier:
+        return event
+    relationship, orientation, modifier = position
+    return replace(
+        event,
+        patient_table_relationship=relationship,
+        patient_orientation=orientation,
+        patient_orientation_modifier=modifier,
+    )
 
 
 _II_DIAMETER = re.compile(r"<iiDiameter\s+SRData\s*=\s*\"\s*([0-9]+(?:\.[0-9]*)?)\s*\"")
