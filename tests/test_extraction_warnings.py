@@ -229,3 +229,10 @@ def test_image_kvp_infinity_is_a_warning(corpus: Corpus) -> None:
     assert event.source is not None and event.source.kvp_kv is None
     assert event.dose_area_product_gym2 is not None
     assert warned(report.warnings, "KVP", "not a finite number")
+
+
+def test_patient_weight_nan_is_not_stored(corpus: Corpus) -> None:
+    """Patient's Weight (0010,1030) "NaN" passed the plausibility comparisons and was stored."""
+    report = read_dx_image(image_variant(corpus("DX-Im-GE_XR220-1.dcm"), 0x00101030, "DS", b"NaN"))
+    assert report.patient.weight_kg is None
+    assert warned(report.warnings, "PatientWeight", "not a finite number")
