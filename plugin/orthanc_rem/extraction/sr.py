@@ -462,7 +462,7 @@ def _number(item: ContentItem, measured: Dataset) -> float | None:
     precision the decimal string cannot."""
     try:
         value = measured.get("FloatingPointValue")
-        if value is None or isinstance(value, bytes):
+        if value is None or isinstance(value, bytes) or (isinstance(value, MultiValue | list) and not value):
             value = measured.get("NumericValue")
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidValue(f"{label(item)}: numeric value cannot be read ({exc})") from exc
