@@ -163,6 +163,23 @@ def test_modality_is_decided_from_the_content(corpus, name):
     assert projection_modality(report.dose) == report.modality
 
 
+def philips_shutter_field(item: Dataset) -> tuple[float | None, float | None, float | None]:
+    """(height mm, width mm, area m2) from Philips' private shutter positions (mm at 1 m, 99PHI-IXR-XPER
+    006-009) and the event's Distance Source to Detector: only when all five are there and non-zero."""
+    containers = [i for i in item.ContentSequence if sr_facts.concept(i) == "005"]
+    distance_mm = value(item, "113750", MM)
+    if not containers or not distance_mm:
+        return None, None, None
+    shutters = {
+        sr_facts.concept(i): float(i.MeasuredValueSequence[0].NumericValue) for i in containers[0].ContentSequence
+    }
+    bottom, left, right, top = (shutters.get(code) for code in ("006", "007", "008", "009"))
+    if not (bottom and left and right and top):
+        return None, None, None
+    height, width = (left + right) * distance_mm / 1000, (bottom + top) * distance_mm / 1000
+    return height, width, height * width / 1e6
+
+
 @pytest.mark.parametrize("name", PROJECTION_FILES)
 def test_every_irradiation_event_is_read_as_the_object_states(corpus, name):
     ds = facts(corpus(name))
@@ -189,7 +206,9 @@ def test_every_irradiation_event_is_read_as_the_object_states(corpus, name):
         assert event.source.pulse_rate_per_s == approx(value(item, "113791", PER_S))
         assert event.source.number_of_pulses == approx(value(item, "113768", ONE))
         assert event.source.focal_spot_size_mm == approx(value(item, "113766", MM))
-        assert event.source.collimated_field_area_m2 == approx(value(item, "113790", M2))
+        assert event.source.collimated_field_area_m2 == approx(
+            value(item, "113790", M2) or philips_shutter_field(item)[2]
+        )
         assert code_value(event.source.anode_target_material) == code_of(item, "111632")
         assert [g.value for g in event.source.grid] == [
             sr_facts.code_value(g) for g in sr_facts.children(item, "111635")
@@ -551,17 +570,11 @@ def test_philips_collimated_field_from_private_shutter_positions(corpus):
     items = sr_facts.projection_events(ds)
     assert not any(sr_facts.child(e, code) for e in items for code in ("113788", "113789", "113790"))
     for item, event in zip(items, report.dose.events, strict=True):
-        (shutters,) = [i for i in item.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "005"]
-        position = {
-            i.ConceptNameCodeSequence[0].CodeMeaning: float(i.MeasuredValueSequence[0].NumericValue)
-            for i in shutters.ContentSequence
-        }
-        sdd_m = value(item, "113750", MM) / 1000
-        height = (position["Left Shutter"] + position["Right Shutter"]) * sdd_m
-        width = (position["Bottom Shutter"] + position["Top Shutter"]) * sdd_m
+        height, width, area = philips_shutter_field(item)
+        assert area is not None
         assert event.source.collimated_field_height_mm == pytest.approx(height)
         assert event.source.collimated_field_width_mm == pytest.approx(width)
-        assert event.source.collimated_field_area_m2 == pytest.approx(height * width / 1e6)
+        assert event.source.collimated_field_area_m2 == pytest.approx(area)
     # dcmdump, first event: shutters 131 / 164.5 / 164.5 / 131 mm, 113750 DS [1194] mm
     first = report.dose.events[0].source
     assert first.collimated_field_height_mm == pytest.approx(329 * 1.194)
