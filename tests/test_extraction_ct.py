@@ -363,13 +363,19 @@ def broken(corpus, name: str = "CT-RDSR-Toshiba_DoseCheck.dcm") -> tuple[Dataset
     return ds, sr_facts.ct_acquisitions(ds)
 
 
-def test_garbage_ctdivol_names_the_item(corpus):
-    """A dose value that is not a number is an ExtractionError: storing a guess corrupts statistics."""
+def test_garbage_ctdivol_is_left_empty_with_a_warning_naming_the_item(corpus):
+    """A dose value that is not a number is never stored, and never loses the report: CTDIvol is
+    empty, the warning names the event and the item, and the event's DLP is still read."""
     ds, acquisitions = broken(corpus)
     measured = first(acquisitions[1], "113830").MeasuredValueSequence[0]
     measured[0x0040A30A] = RawDataElement(Tag(0x0040A30A), "DS", 8, b"garbage ", 0, False, True)
-    with pytest.raises(ExtractionError, match=r"CT Acquisition #2 > CT Dose > Mean CTDIvol.*garbage"):
-        read_ct_dose_report(ds)
+    report = read_ct_dose_report(ds)
+    assert report.dose.events[1].mean_ctdivol_mgy is None
+    assert report.dose.events[1].dlp_mgycm == expected_number(acquisitions[1], "113838", MGYCM)
+    assert any(
+        w.startswith("CT Acquisition #2: Mean CTDIvol (113830, DCM)") and "'garbage' is not a number" in w
+        for w in report.warnings
+    ), report.warnings
 
 
 def test_acquisition_without_content_is_an_extraction_error(corpus):

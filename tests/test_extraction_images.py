@@ -381,6 +381,32 @@ def test_unknown_material_and_no_filter(corpus: Corpus) -> None:
     assert [f.filter_type for f in event.source.filters] == [Code("111609", "DCM", "No Filter")]
 
 
+@pytest.mark.parametrize(("filter_type", "mm"), [("CU_0.1_MM", 0.1), ("CU_0.2_MM", 0.2), ("CU_0.3_MM", 0.3)])
+def test_siemens_filter_type_names_material_and_thickness(corpus: Corpus, filter_type: str, mm: float) -> None:
+    """Siemens Multix and others write the copper pre-filter only as Filter Type (0018,1160), e.g.
+    ``CU_0.1_MM``: copper (CID 10006) of 0.1 mm, a flat filter (CID 10007), not raw text."""
+    path = corpus("DX-Im-GE_XR220-1.dcm")
+    assert "FilterType" not in header(path) and "FilterMaterial" not in header(path)
+
+    def siemens(ds: Dataset) -> None:
+        ds.FilterType = filter_type
+
+    report = read_dx_image(variant(path, siemens))
+    (only,) = only_event(report).source.filters  # type: ignore[union-attr]
+    assert only.filter_type == Code("113653", "DCM", "Flat filter")
+    assert only.filter_material == COPPER
+    assert (only.thickness_minimum_mm, only.thickness_maximum_mm) == (mm, mm)
+    assert not any(filter_type in w for w in report.warnings)
+
+
+def test_siemens_filter_type_leaves_stated_material_and_thickness_alone(corpus: Corpus) -> None:
+    def both(ds: Dataset) -> None:
+        ds.FilterType = "CU_0.2_MM"  # with Filter Material ALUMINUM 1.06/0.94 mm (dcmdump) kept
+
+    (only,) = only_event(read_dx_image(variant(corpus("DX-Im-Carestream_DR7500-1.dcm"), both))).source.filters  # type: ignore[union-attr]
+    assert (only.filter_material, only.thickness_minimum_mm, only.thickness_maximum_mm) == (ALUMINUM, 0.94, 1.06)
+
+
 def test_text_where_a_number_belongs_never_rejects_the_image(corpus: Corpus) -> None:
     def edit(ds: Dataset) -> None:
         raw(ds, 0x00180060, "DS", b"unknown")  # KVP
@@ -462,12 +488,14 @@ def test_mg_image_is_one_event_copied_from_the_header(corpus: Corpus, name: str)
         assert event.source.exposure_time_ms == pytest.approx(float(ds.ExposureTime))
 
 
-def test_ge_senographe_ds_compression_force_is_in_decinewton(corpus: Corpus) -> None:
+def test_ge_senographe_ds_compression_force_is_stored_in_newtons_as_the_header_gives_it(corpus: Corpus) -> None:
+    """OpenREM 0.7.0 #135 (manual L8810): no division by ten; OpenREM's test expects 50 N here."""
     ds = header(corpus("MG-Im-GE-SenDS-scaled.dcm"))
     assert "senograph ds" in ds.ManufacturerModelName.lower()
+    assert float(ds.CompressionForce) == 50.0  # dcmdump: (0018,11a2) DS [50]
     event = only_event(read_mg_image(read_dicom_file(corpus("MG-Im-GE-SenDS-scaled.dcm"))))
     assert event.mechanical is not None
-    assert event.mechanical.compression_force_n == pytest.approx(float(ds.CompressionForce) / 10)
+    assert event.mechanical.compression_force_n == 50.0
 
     def essential(ds: Dataset) -> None:
         ds.ManufacturerModelName = "Senographe Essential"

@@ -163,6 +163,23 @@ def test_modality_is_decided_from_the_content(corpus, name):
     assert projection_modality(report.dose) == report.modality
 
 
+def philips_shutter_field(item: Dataset) -> tuple[float | None, float | None, float | None]:
+    """(height mm, width mm, area m2) from Philips' private shutter positions (mm at 1 m, 99PHI-IXR-XPER
+    006-009) and the event's Distance Source to Detector: only when all five are there and non-zero."""
+    containers = [i for i in item.ContentSequence if sr_facts.concept(i) == "005"]
+    distance_mm = value(item, "113750", MM)
+    if not containers or not distance_mm:
+        return None, None, None
+    shutters = {
+        sr_facts.concept(i): float(i.MeasuredValueSequence[0].NumericValue) for i in containers[0].ContentSequence
+    }
+    bottom, left, right, top = (shutters.get(code) for code in ("006", "007", "008", "009"))
+    if not (bottom and left and right and top):
+        return None, None, None
+    height, width = (left + right) * distance_mm / 1000, (bottom + top) * distance_mm / 1000
+    return height, width, height * width / 1e6
+
+
 @pytest.mark.parametrize("name", PROJECTION_FILES)
 def test_every_irradiation_event_is_read_as_the_object_states(corpus, name):
     ds = facts(corpus(name))
@@ -189,7 +206,9 @@ def test_every_irradiation_event_is_read_as_the_object_states(corpus, name):
         assert event.source.pulse_rate_per_s == approx(value(item, "113791", PER_S))
         assert event.source.number_of_pulses == approx(value(item, "113768", ONE))
         assert event.source.focal_spot_size_mm == approx(value(item, "113766", MM))
-        assert event.source.collimated_field_area_m2 == approx(value(item, "113790", M2))
+        assert event.source.collimated_field_area_m2 == approx(
+            value(item, "113790", M2) or philips_shutter_field(item)[2]
+        )
         assert code_value(event.source.anode_target_material) == code_of(item, "111632")
         assert [g.value for g in event.source.grid] == [
             sr_facts.code_value(g) for g in sr_facts.children(item, "111635")
@@ -511,6 +530,70 @@ def test_siemens_zee_is_single_plane_with_retired_exposure_time_and_ii_size(corp
     assert [(f.filter_material.value, f.thickness_maximum_mm) for f in first.source.filters] == [("C-127F9", 0.6)]
 
 
+def test_siemens_patient_position_is_read_from_the_report_comment(corpus):
+    """Artis systems give no TID 10003 patient rows; the report's top-level Comment holds
+    ``<PatientPosition><Position SRData="HFS "/>``: head first, recumbent, supine (CID 21/19/20)."""
+    ds = facts(corpus("RF-RDSR-Siemens-Zee.dcm"))
+    (comment,) = [i for i in ds.ContentSequence if sr_facts.concept(i) == "121106"]
+    assert '<PatientPosition><Position SRData="HFS "/>' in comment.TextValue
+    events = sr_facts.projection_events(ds)
+    assert not any(sr_facts.child(e, code) for e in events for code in ("113743", "113744", "113745"))
+    report = extract(corpus("RF-RDSR-Siemens-Zee.dcm"))
+    assert len(report.dose.events) == len(events)
+    for event in report.dose.events:
+        assert event.patient_table_relationship == Code("F-10470", "SRT", "headfirst")
+        assert event.patient_orientation == Code("F-10450", "SRT", "recumbent")
+        assert event.patient_orientation_modifier == Code("F-10340", "SRT", "supine")
+
+
+def test_siemens_feet_first_prone_and_standard_rows_first(corpus):
+    ds = read_dicom_file(corpus("RF-RDSR-Siemens-Zee.dcm"))
+    (comment,) = [i for i in ds.ContentSequence if sr_facts.concept(i) == "121106"]
+    comment.TextValue = comment.TextValue.replace('SRData="HFS "', 'SRData="FFP"')
+    allura = facts(corpus("RF-RDSR-Philips_Allura.dcm"))
+    headfirst = copy.deepcopy(sr_facts.child(sr_facts.projection_events(allura)[0], "113745"))
+    sr_facts.projection_events(ds)[0].ContentSequence.append(headfirst)  # F-10470, as the Allura sends it
+    report = read_projection_dose_report(ds)
+    assert report.dose.events[0].patient_table_relationship.value == "F-10470"
+    assert report.dose.events[0].patient_orientation is None  # the event's own rows win, none added
+    second = report.dose.events[1]
+    relationship, modifier = second.patient_table_relationship, second.patient_orientation_modifier
+    assert (relationship.value, modifier.value) == ("F-10480", "F-10310")  # feet-first, prone
+
+
+def test_philips_collimated_field_from_private_shutter_positions(corpus):
+    """Philips Allura Xper: no 113788/113789/113790 rows, but a private "Wedges and Shutters" container
+    (99PHI-IXR-XPER 005) whose shutter positions are at 1 m from the focus (mm): scaled by the event's
+    Distance Source to Detector, left + right give the height, bottom + top the width."""
+    ds = facts(corpus("RF-RDSR-Philips_Allura.dcm"))
+    report = extract(corpus("RF-RDSR-Philips_Allura.dcm"))
+    items = sr_facts.projection_events(ds)
+    assert not any(sr_facts.child(e, code) for e in items for code in ("113788", "113789", "113790"))
+    for item, event in zip(items, report.dose.events, strict=True):
+        height, width, area = philips_shutter_field(item)
+        assert area is not None
+        assert event.source.collimated_field_height_mm == pytest.approx(height)
+        assert event.source.collimated_field_width_mm == pytest.approx(width)
+        assert event.source.collimated_field_area_m2 == pytest.approx(area)
+    # dcmdump, first event: shutters 131 / 164.5 / 164.5 / 131 mm, 113750 DS [1194] mm
+    first = report.dose.events[0].source
+    assert first.collimated_field_height_mm == pytest.approx(329 * 1.194)
+    assert first.collimated_field_width_mm == pytest.approx(262 * 1.194)
+
+
+def test_anode_target_material_under_code_113632_is_kept(corpus):
+    """Some DBT reports write Anode Target Material with concept name code 113632 (not a DCM code):
+    the material and its code are kept, with a warning, instead of being dropped."""
+    ds = read_dicom_file(corpus("MG-RDSR-Hologic_mix.dcm"))
+    item = sr_facts.child(sr_facts.projection_events(ds)[0], "111632")
+    expected = (item.ConceptCodeSequence[0].CodeValue, item.ConceptCodeSequence[0].CodingSchemeDesignator)
+    item.ConceptNameCodeSequence[0].CodeValue = "113632"
+    report = read_projection_dose_report(ds)
+    material = report.dose.events[0].source.anode_target_material
+    assert (material.value, material.scheme) == expected  # C-164F9 SRT, tungsten (dcmdump)
+    assert any("113632" in w for w in report.warnings)
+
+
 def test_ge_super_c_empty_angles_text_scope_uid_and_pulse_rate_spelling(corpus):
     report = extract(corpus("RF-RDSR-GE.dcm"))
     # dcmdump: scope > 121126 PPS SOP Instance UID as TEXT [1.2.840.113619.8.329.10.2018486.1552764365.92....]
@@ -676,12 +759,19 @@ def test_modality_rule_beyond_event_types(corpus):
 # --- broken content trees ---------------------------------------------------------------------------
 
 
-def test_garbage_dose_area_product_names_the_item(corpus):
+def test_garbage_dose_area_product_is_left_empty_with_a_warning_naming_the_item(corpus):
+    """Not a number: never stored, never a lost report; the event's dose at the RP is still read."""
     ds = read_dicom_file(corpus("RF-RDSR-Siemens-Zee.dcm"))
-    measured = sr_facts.child(sr_facts.projection_events(ds)[1], "122130").MeasuredValueSequence[0]
+    event = sr_facts.projection_events(ds)[1]
+    measured = sr_facts.child(event, "122130").MeasuredValueSequence[0]
     measured[0x0040A30A] = RawDataElement(Tag(0x0040A30A), "DS", 8, b"garbage ", 0, False, True)
-    with pytest.raises(ExtractionError, match=r"Irradiation Event X-Ray Data #2 > Dose Area Product.*garbage"):
-        read_projection_dose_report(ds)
+    report = read_projection_dose_report(ds)
+    assert report.dose.events[1].dose_area_product_gym2 is None
+    assert report.dose.events[1].source.dose_rp_gy == approx(value(event, "113738", GY))
+    assert any(
+        w.startswith("Irradiation Event X-Ray Data #2: Dose Area Product (122130, DCM)") and "'garbage'" in w
+        for w in report.warnings
+    ), report.warnings
 
 
 def test_event_without_content_is_an_extraction_error(corpus):

@@ -3,7 +3,9 @@
 This module owns the duplicate and update rules, so that every path into the database
 (Orthanc workers, ``orthanc-rem import``, reprocessing) behaves the same:
 
-* an object whose SOP Instance UID was already processed creates nothing (unique constraint);
+* an object whose SOP Instance UID was already processed creates nothing (unique constraint), not
+  even a study: a report that re-uses a SOP Instance UID under another Study Instance UID (the
+  corpus' ``RF-RDSR-Siemens-Zee_adjusted.dcm``) is a duplicate and leaves no empty study behind;
 * a study row is created once per Study Instance UID (``INSERT .. ON CONFLICT DO NOTHING``)
   and then locked for the rest of the transaction, so two workers handling reports of one study
   are serialised by the database, not by sleeps;
@@ -77,13 +79,14 @@ store_ct_report = store_report
 
 
 def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) -> IngestResult:
-    equipment = _equipment(session, report.equipment)
-    study = _locked_study(session, report, equipment.id)
+    # Before any row is written: a duplicate must not create the study (or equipment) of its header.
     known = session.scalar(
         select(model.ProcessedObject).where(model.ProcessedObject.sop_instance_uid == report.sop_instance_uid)
     )
     if known is not None:
         return IngestResult("duplicate", known.study_fk, "SOP Instance UID already processed")
+    equipment = _equipment(session, report.equipment)
+    study = _locked_study(session, report, equipment.id)
 
     if isinstance(report, records.CtDoseReport):
         result = _add_dose_report(study, study.ct_radiation_doses, ct_rows.radiation_dose_row(report), report)
@@ -97,9 +100,16 @@ def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) 
         policy = identifiable_data.policy_cache.get(session)
         _update_study_header(study, report, equipment, policy)
         _set_patient(study, report.patient, policy)
+    if not (study.ct_radiation_doses or study.projection_xray_radiation_doses):
+        # Every outcome above leaves the study with a dose report; this keeps it so for any later one.
+        raise EmptyStudyError(f"storing {report.sop_instance_uid} would leave study {study.id} without dose data")
     _mark_processed(session, study, report, orthanc_id)
     session.flush()
     return result
+
+
+class EmptyStudyError(RuntimeError):
+    """A store that would leave a study without any dose report: rolled back, the object is failed."""
 
 
 def _add_dose_report(
@@ -288,13 +298,17 @@ def _set_patient(
 
 
 def _mark_processed(session: Session, study: model.Study, report: DoseReport, orthanc_id: str | None) -> None:
+    """The object is remembered with its series and with every warning extraction gave (values
+    that were malformed or could not be read and were left empty): nothing is dropped silently."""
     session.add(
         model.ProcessedObject(
             study=study,
             sop_instance_uid=report.sop_instance_uid,
             sop_class_uid=report.sop_class_uid,
+            series_instance_uid=report.study.series_instance_uid,
             orthanc_id=orthanc_id,
             processed_at=now(),
+            warnings=[model.ExtractionWarning(message=warning) for warning in report.warnings],
         )
     )
     session.flush()

@@ -35,10 +35,12 @@ from orthanc_rem.extraction.projection_records import (
 )
 from orthanc_rem.extraction.records import Code, Equipment, ExtractionError, Patient, Study
 from orthanc_rem.extraction.sr import (
+    InvalidValue,
     clean_text,
     code_from,
     combine_date_time,
     dataset_text,
+    measured_number,
     parse_da,
     parse_dt,
     parse_tm,
@@ -58,6 +60,11 @@ _BINARY_VRS = frozenset({"FD", "FL", "US", "SS", "UL", "SL", "UV", "SV", "AT", "
 DGYCM2_TO_GYM2 = 1e-5
 #: Entrance Dose (0040,0302) and Organ Dose (0040,0316) are in dGy (PS3.3 C.4.16).
 DGY_TO_MGY = 100.0
+#: Header attributes that hold a dose, DAP, AGD, CTDIvol or DLP: a negative value there is an invalid
+#: value (warning, left empty), checked in ``header_numbers`` whichever reader asks for them.
+DOSE_ATTRIBUTES = frozenset(
+    {"ImageAndFluoroscopyAreaDoseProduct", "EntranceDose", "EntranceDoseInmGy", "OrganDose", "CTDIvol"}
+)
 
 #: The SNOMED-RT codes the corpus RDSRs (and OpenREM 0.8.1) use for CID 10006 filter and
 #: CID 10016 anode materials, so that a material reads the same whether it came from an image or
@@ -82,6 +89,8 @@ _FILTER_TYPES = {
     "BUTTERFLY": Code("113652", "DCM", "Butterfly filter"), "FLAT": Code("113653", "DCM", "Flat filter"),
     "NONE": NO_FILTER,
 }  # fmt: skip
+#: Siemens' Filter Type values that name the filter itself: chemical symbol, thickness, "MM".
+_SIEMENS_FILTER_TYPE = re.compile(r"^(?P<material>[A-Z]{1,2})_(?P<mm>[0-9]+(?:\.[0-9]+)?)_MM$")
 #: Grid (0018,1166) defined terms -> CID 10017.
 _GRIDS = {
     "FIXED": Code("111641", "DCM", "Fixed grid"), "FOCUSED": Code("111642", "DCM", "Focused grid"),
@@ -387,13 +396,22 @@ def read_filters(ds: Dataset, warnings: list[str]) -> tuple[XRayFilter, ...]:
 
     Quirks from the manual: Kodak/Carestream separate the values with commas (#338, #137), text
     in a thickness field is a warning and None (#645), a minimum above its maximum is swapped
-    (#453), 0.00 mm is a thickness and kept (#450), "aluminium" is aluminum (#593).
+    (#453), 0.00 mm is a thickness and kept (#450), "aluminium" is aluminum (#593). Siemens (Multix
+    and others) put the whole filter into Filter Type as ``CU_0.1_MM``: a flat filter of that
+    material and thickness (OpenREM reads CU_0.1/0.2/0.3_MM so), used where the standard
+    attributes are empty.
     """
     materials = _split(header_text(ds, "FilterMaterial"))
     minimums = _thicknesses(ds, "FilterThicknessMinimum", warnings)
     maximums = _thicknesses(ds, "FilterThicknessMaximum", warnings)
     type_text = (header_text(ds, "FilterType") or "").upper()
     filter_type = _FILTER_TYPES.get(type_text) or (Code(type_text, None, type_text) if type_text else None)
+    siemens = _SIEMENS_FILTER_TYPE.match(type_text)
+    if siemens:
+        filter_type = _FILTER_TYPES["FLAT"]
+        materials = materials or [siemens.group("material")]
+        thickness = float(siemens.group("mm"))
+        minimums, maximums = minimums or [thickness], maximums or [thickness]
     count = len(materials) or (1 if minimums or maximums or filter_type else 0)
     for name, values in (("Minimum", minimums), ("Maximum", maximums)):
         if values and len(values) != count:
@@ -476,15 +494,20 @@ def _vr(element: RawDataElement) -> str:
         return "UN"
 
 
-def header_numbers(ds: Dataset, keyword: str | int, warnings: list[str]) -> list[float | None]:
+def header_numbers(
+    ds: Dataset, keyword: str | int, warnings: list[str], *, dose: bool = False
+) -> list[float | None]:
+    """Every value of a numeric attribute; one that cannot be read is a warning and None. A dose
+    (``dose=True`` or one of ``DOSE_ATTRIBUTES``) below zero is an invalid value too."""
     name = keyword if isinstance(keyword, str) else f"({keyword >> 16:04X},{keyword & 0xFFFF:04X})"
-    return [_to_number(part, name, warnings) for part in _split(header_text(ds, keyword), "\\")]
+    dose = dose or keyword in DOSE_ATTRIBUTES
+    return [_to_number(part, name, warnings, dose=dose) for part in _split(header_text(ds, keyword), "\\")]
 
 
-def header_number(ds: Dataset, keyword: str | int, warnings: list[str]) -> float | None:
+def header_number(ds: Dataset, keyword: str | int, warnings: list[str], *, dose: bool = False) -> float | None:
     """The first value of a numeric attribute (DS, IS, FD, US …) as float; None if absent or not
     a number (with a warning naming the attribute)."""
-    values = header_numbers(ds, keyword, warnings)
+    values = header_numbers(ds, keyword, warnings, dose=dose)
     return values[0] if values else None
 
 
@@ -496,13 +519,14 @@ def _first_of(ds: Dataset, warnings: list[str], *keywords_and_factors: tuple[str
     return None
 
 
-def _to_number(text: str, keyword: str, warnings: list[str]) -> float | None:
+def _to_number(text: str, keyword: str, warnings: list[str], *, dose: bool = False) -> float | None:
+    """One header value through ``sr.measured_number``, the reader SR NUMs use: "1/2", "NaN",
+    "Infinity" (and a negative dose) become a warning naming the attribute and None."""
     try:
-        value = float(text)
-    except ValueError:
-        warnings.append(f"{keyword} {text!r} is not a number; ignored")
-        return None
-    if not math.isfinite(value):
-        warnings.append(f"{keyword} {text!r} is not a finite number; ignored")
+        value = measured_number(text, keyword)
+        if dose and value is not None and value < 0:
+            raise InvalidValue(f"{keyword}: {value:g} is negative, which a dose cannot be")
+    except InvalidValue as exc:
+        warnings.append(f"{exc}; left empty")
         return None
     return value

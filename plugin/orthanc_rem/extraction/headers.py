@@ -12,7 +12,15 @@ import re
 from pydicom.dataset import Dataset
 
 from orthanc_rem.extraction.records import Code, Equipment, ExtractionError, Patient, Study
-from orthanc_rem.extraction.sr import code_from, combine_date_time, dataset_text, parse_da, parse_tm
+from orthanc_rem.extraction.sr import (
+    InvalidValue,
+    code_from,
+    combine_date_time,
+    dataset_text,
+    measured_number,
+    parse_da,
+    parse_tm,
+)
 
 #: Ages outside this range come from placeholder birth dates (e.g. 99990101 in the anonymised
 #: Siemens Biograph PET/CT report) and are not believed.
@@ -128,11 +136,11 @@ def _positive_number(
     if text is None:
         return None
     try:
-        value = float(text.split("\\")[0])
-    except ValueError:
-        warnings.append(f"{keyword} {text!r} is not a number; ignored")
+        value = measured_number(text.split("\\")[0], keyword)
+    except InvalidValue as exc:  # "NaN" used to pass every comparison below and be stored
+        warnings.append(f"{exc}; left empty")
         return None
-    if value <= 0:
+    if value is None or value <= 0:
         return None
     if value > maximum:
         warnings.append(f"{keyword} {value} is not plausible in {unit}; ignored")

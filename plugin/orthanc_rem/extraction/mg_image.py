@@ -43,8 +43,6 @@ _MG_VIEWS = {
     "LMO": Code("R-10230", "SRT", "latero-medial oblique"), "FB": Code("R-10244", "SRT", "caudo-cranial (from below)"),
     "XCCL": Code("R-1024A", "SRT", "cranio-caudal exaggerated laterally"),
 }  # fmt: skip
-#: The model whose Compression Force is in dN despite its conformance statement (manual L9719-9721).
-_DECINEWTON_MODEL = "senograph ds"
 
 
 def read_mg_image(ds: Dataset) -> ProjectionDoseReport:
@@ -71,7 +69,7 @@ def read_mg_image(ds: Dataset) -> ProjectionDoseReport:
             mechanical=dataclasses.replace(
                 mechanical,
                 compression_thickness_mm=header_number(ds, "BodyPartThickness", warnings),
-                compression_force_n=compression_force(ds, equipment, warnings),
+                compression_force_n=compression_force(ds, warnings),
             ),
         )
         if event.laterality is None:
@@ -96,14 +94,13 @@ def average_glandular_dose(ds: Dataset, warnings: list[str]) -> float | None:
     return dose * DGY_TO_MGY if dose is not None else None
 
 
-def compression_force(ds: Dataset, equipment: Equipment, warnings: list[str]) -> float | None:
-    """Compression Force (0018,11A2) in N. The GE Senographe DS writes dN, so its value is divided
-    by ten, for that model only ("senograph ds" in the model name, any case; manual #135)."""
-    force = header_number(ds, "CompressionForce", warnings)
-    model = (equipment.manufacturer_model_name or "").lower()
-    if force is not None and _DECINEWTON_MODEL in model:
-        return force / 10
-    return force
+def compression_force(ds: Dataset, warnings: list[str]) -> float | None:
+    """Compression Force (0018,11A2) in N, as the header gives it, for every model.
+
+    OpenREM 0.6 divided the GE Senographe DS value by ten (manual L9719-9721); 0.7.0 changed that
+    ("#135 GE Senographe DS now correctly records compression force in Newtons", manual L8810),
+    and OpenREM's own test expects 50 N for the Senographe DS image whose header says 50."""
+    return header_number(ds, "CompressionForce", warnings)
 
 
 def hologic_laterality(protocol: str | None, equipment: Equipment) -> Code | None:

@@ -84,7 +84,7 @@ def read_philips_ct_dose_info(ds: Dataset) -> CtDoseReport:
             sources_of_dose_information=(COPIED_FROM_IMAGE_ATTRIBUTES,),
             accumulated=CtAccumulatedDose(
                 total_number_of_irradiation_events=len(events),
-                dlp_total_mgycm=_private_number(ds, _DLP_OFFSET, warnings),
+                dlp_total_mgycm=_private_number(ds, _DLP_OFFSET, warnings, dose=True),
             ),
             events=events,
         )
@@ -122,7 +122,7 @@ def read_philips_acquisition(item: Dataset, warnings: list[str]) -> CtIrradiatio
         pitch_factor=header_number(item, "SpiralPitchFactor", warnings),
         number_of_xray_sources=1,
         mean_ctdivol_mgy=header_number(item, "CTDIvol", warnings),
-        dlp_mgycm=_private_number(item, _DLP_OFFSET, warnings),
+        dlp_mgycm=_private_number(item, _DLP_OFFSET, warnings, dose=True),
         sources=(CtXRaySource(kvp_kv=header_number(item, "KVP", warnings), xray_tube_current_ma=current_ma),),
     )
 
@@ -168,9 +168,9 @@ def _private_tag(ds: Dataset, offset: int, group: int = 0x00E1) -> int | None:
     return None
 
 
-def _private_number(ds: Dataset, offset: int, warnings: list[str]) -> float | None:
+def _private_number(ds: Dataset, offset: int, warnings: list[str], *, dose: bool = False) -> float | None:
     tag = _private_tag(ds, offset)
-    return header_number(ds, tag, warnings) if tag is not None else None
+    return header_number(ds, tag, warnings, dose=dose) if tag is not None else None
 
 
 def _private_text(ds: Dataset, offset: int) -> str | None:

@@ -17,7 +17,7 @@ from pydicom.multival import MultiValue
 
 from orthanc_rem.extraction import sr
 from orthanc_rem.extraction.records import Code, ExtractionError
-from orthanc_rem.extraction.sr import ContentItem, UnitError
+from orthanc_rem.extraction.sr import ContentItem, InvalidValue, UnitError
 
 # --- units ------------------------------------------------------------------------------------------
 
@@ -27,7 +27,8 @@ from orthanc_rem.extraction.sr import ContentItem, UnitError
 def measured_values(item: ContentItem) -> tuple[tuple[float, ...], str | None]:
     """Every value of a NUM and the code of its unit; ``()`` when the measured value is absent
     (PS3.3 C.18.1 allows an empty Measured Value Sequence). The Floating Point Value (0040,A161) is
-    preferred when present, as in ``sr.num``."""
+    preferred when present, as in ``sr.num``; every value goes through ``sr.measured_number``, so a
+    value that is not a finite number raises ``InvalidValue`` for the whole item."""
     if sr.clean_text(item.get("ValueType")) != "NUM":
         raise ExtractionError(f"{sr.label(item)}: expected value type NUM, found {item.get('ValueType')}")
     measured = item.get("MeasuredValueSequence")
@@ -39,47 +40,35 @@ def measured_values(item: ContentItem) -> tuple[tuple[float, ...], str | None]:
         if raw is None or isinstance(raw, bytes):
             raw = measured[0].get("NumericValue")
     except (ValueError, TypeError, OverflowError) as exc:
-        raise ExtractionError(f"{sr.label(item)}: numeric value cannot be read ({exc})") from exc
+        raise InvalidValue(f"{sr.label(item)}: numeric value cannot be read ({exc})") from exc
     values = raw if isinstance(raw, MultiValue | list | tuple) else [raw]
-    numbers = []
-    for value in values:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
-        try:
-            numbers.append(float(value))
-        except (ValueError, TypeError) as exc:
-            raise ExtractionError(f"{sr.label(item)}: numeric value {value!r} is not a number") from exc
-    return tuple(numbers), units.value if units else None
+    numbers = (sr.measured_number(value, sr.label(item)) for value in values)
+    return tuple(number for number in numbers if number is not None), units.value if units else None
 
 
 def values_in(item: ContentItem, unit: str) -> tuple[float, ...]:
-    """Every value of a NUM converted to ``unit``."""
+    """Every value of a NUM converted to ``unit`` (and refused when negative for a dose)."""
     values, found_unit = measured_values(item)
     if not values:
         return ()
     try:
-        return tuple(sr.convert(value, found_unit, unit) for value in values)
+        converted = tuple(sr.convert(value, found_unit, unit) for value in values)
     except UnitError as exc:
         raise UnitError(f"{sr.label(item)}: {exc}") from exc
+    return tuple(sr.checked_measurement(value, unit, sr.label(item)) for value in converted)
 
 
 def child_num(
-    parent: ContentItem, concept: Code, unit: str, warnings: list[str], *, strict: bool = True
+    parent: ContentItem, concept: Code, unit: str, warnings: list[str], *, required: bool = True
 ) -> float | None:
     """A single-valued child NUM in ``unit`` (the first value when a report sends more).
 
-    ``strict=False`` for technique factors: an unknown unit is then a warning and None, as in
-    ``sr.child_num``; dose values stay strict."""
+    ``required=False`` for technique factors and optional doses: a wrong value type or unknown unit
+    is then a warning and None, as in ``sr.child_num``; required dose values reject the report."""
     item = sr.first_child(parent, concept, warnings)
     if item is None:
         return None
-    try:
-        values = values_in(item, unit)
-    except UnitError as exc:
-        if strict:
-            raise
-        warnings.append(f"{exc}; value ignored")
-        return None
+    values = sr.read_item(item, lambda found: values_in(found, unit), warnings, required=required) or ()
     if len(values) > 1:
         warnings.append(f"{concept.meaning} has {len(values)} values; the first is used")
     return values[0] if values else None
@@ -87,13 +76,10 @@ def child_num(
 
 def child_nums(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> tuple[float, ...]:
     """All values of all children with ``concept``, in document order: pulse-level data, whether one
-    NUM per pulse or one NUM with one value per pulse. An unknown unit is a warning (technique)."""
+    NUM per pulse or one NUM with one value per pulse. A malformed item is a warning (technique)."""
     found: list[float] = []
     for item in sr.children(parent, concept):
-        try:
-            found.extend(values_in(item, unit))
-        except UnitError as exc:
-            warnings.append(f"{exc}; value ignored")
+        found.extend(sr.read_item(item, lambda each: values_in(each, unit), warnings) or ())
     return tuple(found)
 
 

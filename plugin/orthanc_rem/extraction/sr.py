@@ -4,14 +4,22 @@ A content item is a ``pydicom.Dataset`` with a ValueType, a ConceptNameCodeSeque
 containers, a ContentSequence. The template modules (``tid10011`` …) ask this module for the
 children of an item by concept and for their values, already converted to the unit they want.
 
-Everything here is forgiving about what is *absent* (it returns ``None``) and strict about what is
-*wrong*: a value of the wrong type, a number that is not a number or a unit we do not know raise
-:class:`ExtractionError` naming the item, because storing a guess would corrupt dose statistics.
+Everything here is forgiving about what is *absent* (it returns ``None``) and never stores what is
+*wrong*. Two kinds of wrong, read by :func:`read_item`:
+
+* a value that cannot be a measurement (text where a number belongs, NaN or ±Infinity, a negative
+  dose) raises :class:`InvalidValue`: the item is left empty with a warning on the object, never
+  stored and never a reason to lose the report;
+* an item of the wrong value type or a unit we do not know raises :class:`ExtractionError` naming
+  the item. For an optional item that is a warning too; for an item the template requires (the
+  dose values of an event: CTDIvol, DLP, DAP, dose at the RP, AGD and their totals) it rejects the
+  report, because a report whose doses we cannot interpret is quarantined for a fix and a re-run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -278,6 +286,46 @@ class UnitError(ExtractionError):
     """A NUM carries a unit we do not know, or one of another dimension than the concept needs."""
 
 
+class InvalidValue(ExtractionError):
+    """A value that is present but cannot be a measurement: not a number, NaN or ±Infinity (which
+    would also make the JSON API invalid for strict parsers), a negative dose. Always left empty
+    with a warning (issue 6: "store no non-finite number; a negative dose ... is an invalid value")."""
+
+
+#: Dimensions whose values cannot be below zero: a negative dose, DLP, DAP, AGD or CTDIvol is an
+#: invalid value, whatever concept carries it. Lengths, positions and angles may be negative.
+NON_NEGATIVE_DIMENSIONS = frozenset({"absorbed dose", "dose length product", "dose area product", "effective dose"})
+
+
+def dimension_of(unit: str) -> str:
+    """The dimension of a UCUM unit this importer knows (``"absorbed dose"`` for ``"mGy"``)."""
+    return _UNITS[UNIT_ALIASES.get(unit, unit)][0]
+
+
+def measured_number(value: object, where: str) -> float | None:
+    """One numeric value (DS text, IS, FD ...) as a finite float; None when empty.
+
+    The single place where a number from a report becomes a float: SR NUMs (``num``, the projection
+    NUM readers) and image header attributes (``dx_image.header_numbers``) all come through here,
+    so that "1/2", "NaN" or "Infinity" are refused the same way everywhere."""
+    if value is None or (isinstance(value, str | bytes) and not value.strip()):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidValue(f"{where}: numeric value {clean_text(value)!r} is not a number") from exc
+    if not math.isfinite(number):
+        raise InvalidValue(f"{where}: numeric value {clean_text(value)!r} is not a finite number")
+    return number
+
+
+def checked_measurement(number: float, unit: str, where: str) -> float:
+    """``number`` (already in ``unit``) refused when its dimension cannot be negative."""
+    if number < 0 and dimension_of(unit) in NON_NEGATIVE_DIMENSIONS:
+        raise InvalidValue(f"{where}: {number:g} {unit} is negative, which a {dimension_of(unit)} cannot be")
+    return number
+
+
 def convert(value: float, unit: str | None, to: str) -> float:
     """``value`` expressed in ``unit`` (a UCUM code from the report) converted to ``to``."""
     source = UNIT_ALIASES.get((unit or "").strip(), (unit or "").strip())
@@ -390,9 +438,10 @@ def num(item: ContentItem, unit: str) -> float | None:
         return None
     units = code_from(measured[0].get("MeasurementUnitsCodeSequence"))
     try:
-        return convert(value, units.value if units else None, unit)
+        converted = convert(value, units.value if units else None, unit)
     except UnitError as exc:
         raise UnitError(f"{label(item)}: {exc}") from exc
+    return checked_measurement(converted, unit, label(item))
 
 
 def count(item: ContentItem) -> int | None:
@@ -403,8 +452,8 @@ def count(item: ContentItem) -> int | None:
     value = _number(item, measured[0]) if measured else None
     if value is None:
         return None
-    if value != int(value):
-        raise ExtractionError(f"{label(item)}: a count cannot be {value}")
+    if value != int(value) or value < 0:
+        raise InvalidValue(f"{label(item)}: a count cannot be {value:g}")
     return int(value)
 
 
@@ -412,20 +461,14 @@ def _number(item: ContentItem, measured: Dataset) -> float | None:
     """Prefer the Floating Point Value (0040,A161) when present: PS3.3 C.18.1.1 says it carries the
     precision the decimal string cannot."""
     try:
-        floating = measured.get("FloatingPointValue")
-        if floating is not None and not isinstance(floating, bytes):
-            return float(floating[0] if isinstance(floating, MultiValue | list) else floating)
-        value = measured.get("NumericValue")
+        value = measured.get("FloatingPointValue")
+        if value is None or isinstance(value, bytes) or (isinstance(value, MultiValue | list) and not value):
+            value = measured.get("NumericValue")
     except (ValueError, TypeError, OverflowError) as exc:
-        raise ExtractionError(f"{label(item)}: numeric value cannot be read ({exc})") from exc
+        raise InvalidValue(f"{label(item)}: numeric value cannot be read ({exc})") from exc
     if isinstance(value, MultiValue | list):
         value = value[0] if value else None
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        return float(value)
-    except (ValueError, TypeError) as exc:
-        raise ExtractionError(f"{label(item)}: numeric value {value!r} is not a number") from exc
+    return measured_number(value, label(item))
 
 
 def code(item: ContentItem) -> Code | None:
@@ -453,23 +496,42 @@ def datetime_(item: ContentItem) -> dt.datetime | None:
     return parse_dt(dataset_text(item, "DateTime"))
 
 
-def child_value(
-    parent: ContentItem, concept: Code, read: Callable[[ContentItem], T | None], warnings: list[str]
+def read_item(
+    item: ContentItem, read: Callable[[ContentItem], T | None], warnings: list[str], *, required: bool = False
 ) -> T | None:
-    """Read the value of the (first) child with ``concept`` using ``read`` (``num``, ``code`` …)."""
+    """``read(item)``, with the rule of the module docstring: an invalid value is a warning and
+    None; a malformed item (wrong value type, unknown unit) is a warning and None when the item is
+    optional and rejects the report (``ExtractionError``) when it is ``required``."""
+    try:
+        return read(item)
+    except InvalidValue as exc:
+        warnings.append(f"{exc}; left empty")
+        return None
+    except ExtractionError as exc:
+        if required:
+            raise
+        warnings.append(f"{exc}; optional item left empty")
+        return None
+
+
+def child_value(
+    parent: ContentItem,
+    concept: Code,
+    read: Callable[[ContentItem], T | None],
+    warnings: list[str],
+    *,
+    required: bool = False,
+) -> T | None:
+    """Read the value of the (first) child with ``concept`` using ``read`` (``num``, ``code`` …),
+    through :func:`read_item`: a malformed child is a warning unless ``required``."""
     item = first_child(parent, concept, warnings)
-    return read(item) if item is not None else None
+    return read_item(item, read, warnings, required=required) if item is not None else None
 
 
 def child_num(
-    parent: ContentItem, concept: Code, unit: str, warnings: list[str], *, strict: bool = True
+    parent: ContentItem, concept: Code, unit: str, warnings: list[str], *, required: bool = True
 ) -> float | None:
-    """A child NUM in ``unit``. With ``strict=False`` an unknown unit is a warning and None: for
-    technique factors a missing value is better than a rejected report; dose values stay strict."""
-    try:
-        return child_value(parent, concept, lambda item: num(item, unit), warnings)
-    except UnitError as exc:
-        if strict:
-            raise
-        warnings.append(f"{exc}; value ignored")
-        return None
+    """A child NUM in ``unit``. Dose values are ``required``: a wrong value type or unknown unit
+    rejects the report. Technique factors pass ``required=False``: a missing value is better than a
+    rejected report. An invalid number (text, NaN, negative dose) is a warning either way."""
+    return child_value(parent, concept, lambda item: num(item, unit), warnings, required=required)

@@ -26,7 +26,7 @@ from orthanc_rem.extraction.projection_records import (
     XRayCalibration,
 )
 from orthanc_rem.extraction.records import Code, ExtractionError
-from orthanc_rem.extraction.sr import ContentItem, child_value, first_child
+from orthanc_rem.extraction.sr import ContentItem, child_value, first_child, read_item
 from orthanc_rem.extraction.tid10003 import (
     ACQUISITION_PLANE,
     COMMENT,
@@ -35,6 +35,8 @@ from orthanc_rem.extraction.tid10003 import (
     PATIENT_TABLE_RELATIONSHIP,
     REFERENCE_POINT_DEFINITION,
     read_irradiation_event_xray_data,
+    siemens_patient_position,
+    with_patient_position,
 )
 
 # TID 10001 Projection X-Ray Radiation Dose
@@ -109,20 +111,26 @@ def read_projection_xray_radiation_dose(root: ContentItem, warnings: list[str]) 
     _check_planes(accumulations, events, warnings)
     procedure = first_child(root, PROCEDURE_REPORTED, warnings)
     scope = first_child(root, SCOPE_OF_ACCUMULATION, warnings)
+    comment = child_value(root, COMMENT, sr.text, warnings)
+    position = siemens_patient_position(comment, warnings)
+    if position is not None:
+        events = [with_patient_position(event, position) for event in events]
     return ProjectionXRayRadiationDose(
-        procedure_reported=sr.code(procedure) if procedure is not None else None,
+        procedure_reported=read_item(procedure, sr.code, warnings) if procedure is not None else None,
         has_intent=child_value(procedure, HAS_INTENT, sr.code, warnings) if procedure is not None else None,
         acquisition_device_type=child_value(root, ACQUISITION_DEVICE_TYPE, sr.code, warnings),
         start_of_xray_irradiation=child_value(root, START_OF_XRAY_IRRADIATION, sr.datetime_, warnings),
         end_of_xray_irradiation=child_value(root, END_OF_XRAY_IRRADIATION, sr.datetime_, warnings),
-        scope_of_accumulation=sr.code(scope) if scope is not None else None,
+        scope_of_accumulation=read_item(scope, sr.code, warnings) if scope is not None else None,
         scope_uid=_scope_uid(scope),
         xray_detector_data_available=_detector_data_available(root, warnings),
         xray_source_data_available=child_value(root, XRAY_SOURCE_DATA_AVAILABLE, sr.code, warnings),
         xray_mechanical_data_available=child_value(root, XRAY_MECHANICAL_DATA_AVAILABLE, sr.code, warnings),
-        comment=child_value(root, COMMENT, sr.text, warnings),
+        comment=comment,
         sources_of_dose_information=tuple(
-            c for c in (sr.code(i) for i in sr.children(root, SOURCE_OF_DOSE_INFORMATION)) if c is not None
+            c
+            for c in (read_item(i, sr.code, warnings) for i in sr.children(root, SOURCE_OF_DOSE_INFORMATION))
+            if c is not None
         ),
         accumulations=tuple(accumulations),
         events=tuple(events),
@@ -132,8 +140,9 @@ def read_projection_xray_radiation_dose(root: ContentItem, warnings: list[str]) 
 def read_accumulated_xray_dose(container: ContentItem, warnings: list[str]) -> AccumulatedXRayDose:
     """TID 10002 for one acquisition plane, with the rows of TID 10004/10005/10006/10007.
 
-    Doses are read strictly (an unknown unit rejects the report), times and counts leniently. The
-    manual's fluoroscopy detail keeps fluoroscopy and acquisition totals apart (L5124-5167): so do we.
+    Doses are required (M/MC: a wrong value type or unknown unit rejects the report), times, counts
+    and the rest optional (malformed: a warning). The manual's fluoroscopy detail keeps fluoroscopy
+    and acquisition totals apart (L5124-5167): so do we.
     """
     plane = child_value(container, ACQUISITION_PLANE, sr.code, warnings)
     if plane is None:
@@ -157,7 +166,9 @@ def read_accumulated_xray_dose(container: ContentItem, warnings: list[str]) -> A
         dose_area_product_total_gym2=_dose(container, DOSE_AREA_PRODUCT_TOTAL, "Gy.m2", warnings),
         dose_rp_total_gy=_dose(container, DOSE_RP_TOTAL, "Gy", warnings),
         total_number_of_radiographic_frames=_frames(frames, warnings),
-        reference_point_definition=psr.display(reference_point) if reference_point is not None else None,
+        reference_point_definition=read_item(reference_point, psr.display, warnings)
+        if reference_point is not None
+        else None,
         mammography=read_accumulated_mammography_xray_dose(container, warnings),
         detector_type=child_value(container, DETECTOR_TYPE, sr.code, warnings),
         calibrations=tuple(calibrations),
@@ -173,13 +184,13 @@ def read_accumulated_mammography_xray_dose(
     doses = []
     for number, item in enumerate(sr.children(container, ACCUMULATED_AVERAGE_GLANDULAR_DOSE), start=1):
         with sr.within(f"Accumulated Average Glandular Dose #{number}"):
-            values = psr.values_in(item, "mGy")
+            values = read_item(item, lambda found: psr.values_in(found, "mGy"), warnings, required=True) or ()
             laterality = psr.first_child(item, LATERALITY, warnings)
         if laterality is None:
             warnings.append(f"Accumulated Average Glandular Dose #{number} without Laterality (mandatory)")
         doses.append(
             MammographyAccumulatedDose(
-                laterality=sr.code(laterality) if laterality is not None else None,
+                laterality=read_item(laterality, sr.code, warnings) if laterality is not None else None,
                 accumulated_average_glandular_dose_mgy=values[0] if values else None,
             )
         )
@@ -192,7 +203,7 @@ def read_calibration(container: ContentItem, warnings: list[str]) -> XRayCalibra
     return XRayCalibration(
         dose_measurement_device=child_value(container, DOSE_MEASUREMENT_DEVICE, sr.code, warnings),
         calibration_date=child_value(container, CALIBRATION_DATE, sr.datetime_, warnings),
-        calibration_factor=psr.dimensionless(factor) if factor is not None else None,
+        calibration_factor=read_item(factor, psr.dimensionless, warnings) if factor is not None else None,
         calibration_uncertainty_percent=_technique(container, CALIBRATION_UNCERTAINTY, "%", warnings),
         calibration_responsible_party=child_value(container, CALIBRATION_RESPONSIBLE_PARTY, psr.display, warnings),
         calibration_protocol=child_value(container, CALIBRATION_PROTOCOL, psr.display, warnings),
@@ -242,7 +253,7 @@ def _scope_uid(scope: ContentItem | None) -> str | None:
 
 def _frames(item: ContentItem | None, warnings: list[str]) -> int | None:
     """Total Number of Radiographic Frames; GE Super-C writes it as "0.00". May be absent (#556)."""
-    value = psr.dimensionless(item) if item is not None else None
+    value = read_item(item, psr.dimensionless, warnings) if item is not None else None
     if value is None:
         return None
     if value != int(value):
@@ -256,4 +267,4 @@ def _dose(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) ->
 
 
 def _technique(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> float | None:
-    return psr.child_num(parent, concept, unit, warnings, strict=False)
+    return psr.child_num(parent, concept, unit, warnings, required=False)

@@ -10,6 +10,7 @@ in their SCT form and match the SRT form of older reports (``projection_sr.SCT_T
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from orthanc_rem.extraction import projection_sr as psr
 from orthanc_rem.extraction import sr
@@ -21,7 +22,7 @@ from orthanc_rem.extraction.projection_records import (
     XRaySource,
 )
 from orthanc_rem.extraction.records import Code, ExtractionError
-from orthanc_rem.extraction.sr import ContentItem, child_value, first_child
+from orthanc_rem.extraction.sr import ContentItem, child_value, first_child, read_item
 
 # TID 10003 Irradiation Event X-Ray Data
 IRRADIATION_EVENT_XRAY_DATA = Code("113706", "DCM", "Irradiation Event X-Ray Data")
@@ -71,6 +72,8 @@ EXPOSURE_TIME = Code("113824", "DCM", "Exposure Time")
 EXPOSURE_TIME_RETIRED = Code("113735", "DCM", "Exposure Time")  # retired code, still sent by Siemens
 FOCAL_SPOT_SIZE = Code("113766", "DCM", "Focal Spot Size")
 ANODE_TARGET_MATERIAL = Code("111632", "DCM", "Anode Target Material")
+#: Not a DCM code: some DBT reports write Anode Target Material under this concept name code.
+ANODE_TARGET_MATERIAL_MISCODED = Code("113632", "DCM", "Anode Target Material")
 XRAY_FILTERS = Code("113771", "DCM", "X-Ray Filters")
 XRAY_FILTER_TYPE = Code("113772", "DCM", "X-Ray Filter Type")
 XRAY_FILTER_MATERIAL = Code("113757", "DCM", "X-Ray Filter Material")
@@ -103,6 +106,12 @@ TABLE_HEIGHT_POSITION = Code("113753", "DCM", "Table Height Position")
 TABLE_LONGITUDINAL_END_POSITION = Code("113759", "DCM", "Table Longitudinal End Position")
 TABLE_LATERAL_END_POSITION = Code("113760", "DCM", "Table Lateral End Position")
 TABLE_HEIGHT_END_POSITION = Code("113761", "DCM", "Table Height End Position")
+# Philips Allura Xper private rows (coding scheme 99PHI-IXR-XPER)
+PHILIPS_WEDGES_AND_SHUTTERS = Code("005", "99PHI-IXR-XPER", "Wedges and Shutters")
+PHILIPS_BOTTOM_SHUTTER = Code("006", "99PHI-IXR-XPER", "Bottom Shutter")
+PHILIPS_LEFT_SHUTTER = Code("007", "99PHI-IXR-XPER", "Left Shutter")
+PHILIPS_RIGHT_SHUTTER = Code("008", "99PHI-IXR-XPER", "Right Shutter")
+PHILIPS_TOP_SHUTTER = Code("009", "99PHI-IXR-XPER", "Top Shutter")
 
 
 def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]) -> ProjectionIrradiationEvent:
@@ -133,25 +142,27 @@ def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]
         date_time_started=child_value(container, DATETIME_STARTED, sr.datetime_, warnings),
         irradiation_event_type=event_type,
         acquisition_protocol=child_value(container, ACQUISITION_PROTOCOL, psr.display, warnings),
-        anatomical_structure=_code(psr.first_child(container, ANATOMICAL_STRUCTURE, warnings)),
+        anatomical_structure=_code(psr.first_child(container, ANATOMICAL_STRUCTURE, warnings), warnings),
         laterality=_laterality(container, warnings),
-        image_view=_code(image_view),
+        image_view=_code(image_view, warnings),
         image_view_modifiers=tuple(
             found
             for parent in (image_view, container)
             if parent is not None
-            for found in (sr.code(item) for item in sr.children(parent, IMAGE_VIEW_MODIFIER))
+            for found in (_code(item, warnings) for item in sr.children(parent, IMAGE_VIEW_MODIFIER))
             if found is not None
         ),
         projection_eponymous_name=_nested_code(image_view, container, PROJECTION_EPONYMOUS_NAME, warnings),
         patient_table_relationship=child_value(container, PATIENT_TABLE_RELATIONSHIP, sr.code, warnings),
-        patient_orientation=_code(orientation),
+        patient_orientation=_code(orientation, warnings),
         patient_orientation_modifier=_nested_code(orientation, container, PATIENT_ORIENTATION_MODIFIER, warnings),
         target_region=child_value(container, TARGET_REGION, sr.code, warnings),
         dose_area_product_gym2=psr.child_num(container, DOSE_AREA_PRODUCT, "Gy.m2", warnings),
         half_value_layer_mm=_technique(container, HALF_VALUE_LAYER, "mm", warnings),
         patient_equivalent_thickness_mm=_technique(container, PATIENT_EQUIVALENT_THICKNESS, "mm", warnings),
-        entrance_exposure_at_rp_mgy=psr.child_num(container, ENTRANCE_EXPOSURE_AT_RP, "mGy", warnings),
+        entrance_exposure_at_rp_mgy=psr.child_num(
+            container, ENTRANCE_EXPOSURE_AT_RP, "mGy", warnings, required=False
+        ),
         reference_point_definition=source.reference_point_definition,
         breast_composition=_breast_composition(container, warnings),
         percent_fibroglandular_tissue=_percent_fibroglandular_tissue(container, warnings),
@@ -185,7 +196,7 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
     pulse_width_values = psr.child_nums(container, PULSE_WIDTH, "ms", warnings)
     exposure_values = psr.child_nums(container, EXPOSURE, "uA.s", warnings)
     pulses = first_child(container, NUMBER_OF_PULSES, warnings)
-    number_of_pulses = psr.dimensionless(pulses) if pulses is not None else None
+    number_of_pulses = read_item(pulses, psr.dimensionless, warnings) if pulses is not None else None
     current = psr.mean_without_zeros(current_values)
     pulse_width = psr.mean_without_zeros(pulse_width_values)
     exposure_time = _technique(container, EXPOSURE_TIME, "ms", warnings)
@@ -195,9 +206,16 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
         exposure_time = pulse_width * number_of_pulses
     average_current = _technique(container, AVERAGE_XRAY_TUBE_CURRENT, "mA", warnings)
     reference_point = first_child(container, REFERENCE_POINT_DEFINITION, warnings)
+    height = _technique(container, COLLIMATED_FIELD_HEIGHT, "mm", warnings)
+    width = _technique(container, COLLIMATED_FIELD_WIDTH, "mm", warnings)
+    area = _technique(container, COLLIMATED_FIELD_AREA, "m2", warnings)
+    if height is None and width is None and area is None:
+        height, width, area = philips_collimated_field(container, warnings)
     return XRaySource(
         dose_rp_gy=psr.child_num(container, DOSE_RP, "Gy", warnings),
-        reference_point_definition=psr.display(reference_point) if reference_point is not None else None,
+        reference_point_definition=read_item(reference_point, psr.display, warnings)
+        if reference_point is not None
+        else None,
         average_glandular_dose_mgy=psr.child_num(container, AVERAGE_GLANDULAR_DOSE, "mGy", warnings),
         fluoro_mode=child_value(container, FLUORO_MODE, sr.code, warnings),
         pulse_rate_per_s=_technique(container, PULSE_RATE, "{pulse}/s", warnings),
@@ -215,14 +233,61 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
         exposure_values_uas=exposure_values,
         exposure_time_ms=exposure_time,
         focal_spot_size_mm=_technique(container, FOCAL_SPOT_SIZE, "mm", warnings),
-        anode_target_material=child_value(container, ANODE_TARGET_MATERIAL, sr.code, warnings),
-        collimated_field_area_m2=_technique(container, COLLIMATED_FIELD_AREA, "m2", warnings),
-        collimated_field_height_mm=_technique(container, COLLIMATED_FIELD_HEIGHT, "mm", warnings),
-        collimated_field_width_mm=_technique(container, COLLIMATED_FIELD_WIDTH, "mm", warnings),
+        anode_target_material=_anode_target_material(container, warnings),
+        collimated_field_area_m2=area,
+        collimated_field_height_mm=height,
+        collimated_field_width_mm=width,
         ii_field_size_mm=_siemens_ii_diameter(container, warnings),
-        grid=tuple(found for found in (sr.code(item) for item in sr.children(container, XRAY_GRID)) if found),
+        grid=tuple(found for found in (_code(item, warnings) for item in sr.children(container, XRAY_GRID)) if found),
         filters=read_xray_filters(container, warnings),
     )
+
+
+def philips_collimated_field(
+    container: ContentItem, warnings: list[str]
+) -> tuple[float | None, float | None, float | None]:
+    """(height mm, width mm, area m²) of the collimated field from Philips Allura Xper's private
+    "Wedges and Shutters" container, for events without the TID 10003B rows.
+
+    Philips' conformance statement (as OpenREM quotes it): each shutter value is the "actual shutter
+    distance from centerpoint of collimator specified in the plane at 1 meter", in mm, end of run.
+    Scaled to the detector by the event's Distance Source to Detector (in m): height from the left
+    and right shutters, width from the bottom and top ones, as OpenREM 0.8.1 derives them. Only when
+    all four are non-zero and the distance is known: Philips writes the distance only when it
+    changed, and a guess would put a wrong field size on the event."""
+    shutters_item = first_child(container, PHILIPS_WEDGES_AND_SHUTTERS, warnings)
+    if shutters_item is None:
+        return None, None, None
+    bottom, left, right, top = (
+        _technique(shutters_item, concept, "mm", warnings)
+        for concept in (PHILIPS_BOTTOM_SHUTTER, PHILIPS_LEFT_SHUTTER, PHILIPS_RIGHT_SHUTTER, PHILIPS_TOP_SHUTTER)
+    )
+    distance_mm = _technique(container, DISTANCE_SOURCE_TO_DETECTOR, "mm", warnings)
+    if not (bottom and left and right and top):
+        return None, None, None
+    if not distance_mm:
+        warnings.append("Philips shutter positions without Distance Source to Detector: no collimated field")
+        return None, None, None
+    height = (left + right) * distance_mm / 1000
+    width = (bottom + top) * distance_mm / 1000
+    return height, width, height * width * 1e-6
+
+
+def _anode_target_material(container: ContentItem, warnings: list[str]) -> Code | None:
+    """Anode Target Material (111632, CID 10016). Some tomosynthesis reports send the row under the
+    concept name code 113632, which DCM does not define; when 111632 is absent it is read as what its
+    meaning says, with the material code it carries, and a warning - never dropped."""
+    found = child_value(container, ANODE_TARGET_MATERIAL, sr.code, warnings)
+    if found is not None:
+        return found
+    item = first_child(container, ANODE_TARGET_MATERIAL_MISCODED, warnings)
+    concept = sr.concept_of(item) if item is not None else None
+    if item is None or concept is None or "anode" not in (concept.meaning or "anode").lower():
+        return None
+    found = read_item(item, sr.code, warnings)
+    if found is not None:
+        warnings.append("Anode Target Material sent with concept code 113632; read as 111632")
+    return found
 
 
 def read_xray_filters(container: ContentItem, warnings: list[str]) -> tuple[XRayFilter, ...]:
@@ -300,11 +365,12 @@ def read_xray_mechanical_data(container: ContentItem, warnings: list[str]) -> XR
 
 def _technique(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> float | None:
     """A NUM read leniently: an unknown unit is a warning and None (technique, not dose)."""
-    return psr.child_num(parent, concept, unit, warnings, strict=False)
+    return psr.child_num(parent, concept, unit, warnings, required=False)
 
 
-def _code(item: ContentItem | None) -> Code | None:
-    return sr.code(item) if item is not None else None
+def _code(item: ContentItem | None, warnings: list[str]) -> Code | None:
+    """An optional CODE item's value; of another value type, a warning and None."""
+    return read_item(item, sr.code, warnings) if item is not None else None
 
 
 def _nested_code(parent: ContentItem | None, container: ContentItem, concept: Code, warnings: list[str]) -> Code | None:
@@ -329,7 +395,7 @@ def _laterality(container: ContentItem, warnings: list[str]) -> Code | None:
         if parent is not None:
             item = psr.first_child(parent, LATERALITY, warnings)
             if item is not None:
-                return sr.code(item)
+                return _code(item, warnings)
     return None
 
 
@@ -338,7 +404,7 @@ def _breast_composition(container: ContentItem, warnings: list[str]) -> Code | N
     for parent in _event_and_its_containers(container):
         item = psr.first_child(parent, BREAST_COMPOSITION, warnings)
         if item is not None:
-            return sr.code(item)
+            return _code(item, warnings)
     return None
 
 
@@ -357,6 +423,53 @@ def _event_and_its_containers(container: ContentItem) -> list[ContentItem]:
         if sr.clean_text(item.get("ValueType")) == "CONTAINER"
         and not sr.same_concept(sr.concept_of(item), XRAY_FILTERS)
     ]
+
+
+#: CID 21 Patient Equipment Relationship, CID 19 Patient Orientation, CID 20 Patient Orientation
+#: Modifier, in the SNOMED-RT codes of the corpus reports (Philips Allura sends these three).
+HEADFIRST = Code("F-10470", "SRT", "headfirst")
+FEET_FIRST = Code("F-10480", "SRT", "feet-first")
+RECUMBENT = Code("F-10450", "SRT", "recumbent")
+SUPINE = Code("F-10340", "SRT", "supine")
+PRONE = Code("F-10310", "SRT", "prone")
+#: Patient Position (0018,5100) defined terms (PS3.3 C.7.3.1.1.2) that these codes can say.
+_PATIENT_POSITIONS = {
+    "HFS": (HEADFIRST, RECUMBENT, SUPINE),
+    "HFP": (HEADFIRST, RECUMBENT, PRONE),
+    "FFS": (FEET_FIRST, RECUMBENT, SUPINE),
+    "FFP": (FEET_FIRST, RECUMBENT, PRONE),
+}
+_SIEMENS_POSITION = re.compile(r"<PatientPosition>\s*<Position\s+SRData\s*=\s*\"([^\"]*)\"")
+
+
+def siemens_patient_position(report_comment: str | None, warnings: list[str]) -> tuple[Code, Code, Code] | None:
+    """Siemens AXIOM-Artis / Artis zee write the patient position not as TID 10003 rows but in the XML
+    of the report's top-level Comment: ``<PatientPosition><Position SRData="HFS "/>...``. Read as
+    (table relationship, orientation, orientation modifier): head-first or feet-first, recumbent,
+    supine or prone, as OpenREM does for these systems; None when the comment has no position."""
+    match = _SIEMENS_POSITION.search(report_comment) if report_comment else None
+    if match is None:
+        return None
+    position = match.group(1).strip().upper()
+    codes = _PATIENT_POSITIONS.get(position)
+    if codes is None:
+        warnings.append(f"Siemens patient position {position!r} is not one this importer can code; ignored")
+    return codes
+
+
+def with_patient_position(
+    event: ProjectionIrradiationEvent, position: tuple[Code, Code, Code]
+) -> ProjectionIrradiationEvent:
+    """The event with the report-level position, only when it has none of the three standard rows."""
+    if event.patient_table_relationship or event.patient_orientation or event.patient_orientation_modifier:
+        return event
+    relationship, orientation, modifier = position
+    return replace(
+        event,
+        patient_table_relationship=relationship,
+        patient_orientation=orientation,
+        patient_orientation_modifier=modifier,
+    )
 
 
 _II_DIAMETER = re.compile(r"<iiDiameter\s+SRData\s*=\s*\"\s*([0-9]+(?:\.[0-9]*)?)\s*\"")

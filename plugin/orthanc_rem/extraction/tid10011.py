@@ -24,7 +24,7 @@ from orthanc_rem.extraction.records import (
     ExtractionError,
     ScanningLength,
 )
-from orthanc_rem.extraction.sr import ContentItem, child_num, child_value, first_child
+from orthanc_rem.extraction.sr import ContentItem, child_num, child_value, first_child, read_item
 
 # TID 10011 CT Radiation Dose
 X_RAY_RADIATION_DOSE_REPORT = Code("113701", "DCM", "X-Ray Radiation Dose Report")
@@ -132,15 +132,17 @@ def read_ct_radiation_dose(root: ContentItem, warnings: list[str]) -> CtRadiatio
             f"Total Number of Irradiation Events is {total} but {len(events)} CT Acquisitions are present"
         )
     return CtRadiationDose(
-        procedure_reported=sr.code(procedure) if procedure is not None else None,
+        procedure_reported=read_item(procedure, sr.code, warnings) if procedure is not None else None,
         has_intent=child_value(procedure, HAS_INTENT, sr.code, warnings) if procedure is not None else None,
         start_of_xray_irradiation=_datetime(root, START_OF_XRAY_IRRADIATION, warnings),
         end_of_xray_irradiation=_datetime(root, END_OF_XRAY_IRRADIATION, warnings),
-        scope_of_accumulation=sr.code(scope) if scope is not None else None,
+        scope_of_accumulation=read_item(scope, sr.code, warnings) if scope is not None else None,
         scope_uid=_scope_uid(scope),
         comment=child_value(root, COMMENT, sr.text, warnings),
         sources_of_dose_information=tuple(
-            c for c in (sr.code(i) for i in sr.children(root, SOURCE_OF_DOSE_INFORMATION)) if c is not None
+            c
+            for c in (read_item(i, sr.code, warnings) for i in sr.children(root, SOURCE_OF_DOSE_INFORMATION))
+            if c is not None
         ),
         accumulated=accumulated,
         events=tuple(events),
@@ -148,14 +150,17 @@ def read_ct_radiation_dose(root: ContentItem, warnings: list[str]) -> CtRadiatio
 
 
 def read_ct_accumulated_dose_data(container: ContentItem, warnings: list[str]) -> CtAccumulatedDose:
-    """TID 10012. Reference Authority and Measurement Method qualify the CT Effective Dose Total."""
+    """TID 10012. Reference Authority and Measurement Method qualify the CT Effective Dose Total.
+
+    The DLP total is required (M); the effective dose total is optional (U): a malformed one is a
+    warning, not a rejected report."""
     effective_dose = first_child(container, CT_EFFECTIVE_DOSE_TOTAL, warnings)
     return CtAccumulatedDose(
         total_number_of_irradiation_events=child_value(
             container, TOTAL_NUMBER_OF_IRRADIATION_EVENTS, sr.count, warnings
         ),
         dlp_total_mgycm=child_num(container, CT_DOSE_LENGTH_PRODUCT_TOTAL, "mGy.cm", warnings),
-        effective_dose_total_msv=sr.num(effective_dose, "mSv") if effective_dose is not None else None,
+        effective_dose_total_msv=_effective_dose(effective_dose, warnings),
         reference_authority=_qualifier(effective_dose, container, REFERENCE_AUTHORITY, warnings),
         measurement_method=_qualifier(effective_dose, container, MEASUREMENT_METHOD, warnings),
         comment=child_value(container, COMMENT, sr.text, warnings),
@@ -303,14 +308,15 @@ def read_scanning_length(container: ContentItem, warnings: list[str]) -> Scannin
 
 
 def read_ct_dose(container: ContentItem, warnings: list[str]) -> CtDose:
-    """The "CT Dose" container. CTDIvol, DLP and effective dose are read strictly: a dose in a unit
-    we do not know rejects the report rather than storing a wrong number."""
+    """The "CT Dose" container. Mean CTDIvol and DLP are required (M in TID 10013): one of the wrong
+    value type or in a unit we do not know rejects the report rather than storing a wrong number.
+    CTDIfreeair, effective dose and the dose check are optional (U/MC): malformed, they are warnings."""
     effective_dose = first_child(container, EFFECTIVE_DOSE, warnings)
     conversion_factor = None
     for parent in (effective_dose, container):  # PS3.16 nests it under Effective Dose; some put it beside
         if parent is not None and conversion_factor is None:
             conversion_factor = child_num(
-                parent, EFFECTIVE_DOSE_CONVERSION_FACTOR, "mSv/(mGy.cm)", warnings, strict=False
+                parent, EFFECTIVE_DOSE_CONVERSION_FACTOR, "mSv/(mGy.cm)", warnings, required=False
             )
     dose_check = None
     if sr.children(container, DOSE_CHECK_ALERT_DETAILS) or sr.children(
@@ -321,11 +327,11 @@ def read_ct_dose(container: ContentItem, warnings: list[str]) -> CtDose:
         mean_ctdivol_mgy=child_num(container, MEAN_CTDIVOL, "mGy", warnings),
         ctdiw_phantom_type=child_value(container, CTDIW_PHANTOM_TYPE, sr.code, warnings),
         ctdifreeair_calculation_factor=child_num(
-            container, CTDIFREEAIR_CALCULATION_FACTOR, "mGy/(mA.s)", warnings, strict=False
+            container, CTDIFREEAIR_CALCULATION_FACTOR, "mGy/(mA.s)", warnings, required=False
         ),
-        mean_ctdifreeair_mgy=child_num(container, MEAN_CTDIFREEAIR, "mGy", warnings),
+        mean_ctdifreeair_mgy=child_num(container, MEAN_CTDIFREEAIR, "mGy", warnings, required=False),
         dlp_mgycm=child_num(container, DLP, "mGy.cm", warnings),
-        effective_dose_msv=sr.num(effective_dose, "mSv") if effective_dose is not None else None,
+        effective_dose_msv=_effective_dose(effective_dose, warnings),
         effective_dose_conversion_factor=conversion_factor,
         dose_check=dose_check,
     )
@@ -376,7 +382,12 @@ def read_ct_dose_check_details(parent: ContentItem, warnings: list[str]) -> CtDo
 
 def _technique(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> float | None:
     """A NUM read leniently: an unknown unit is a warning and None (see ``sr.child_num``)."""
-    return child_num(parent, concept, unit, warnings, strict=False)
+    return child_num(parent, concept, unit, warnings, required=False)
+
+
+def _effective_dose(item: ContentItem | None, warnings: list[str]) -> float | None:
+    """Effective dose (U in TID 10012 and 10013): optional, so a malformed one is a warning."""
+    return read_item(item, lambda found: sr.num(found, "mSv"), warnings) if item is not None else None
 
 
 def _yes_no(parent: ContentItem, concept: Code, warnings: list[str]) -> bool | None:
@@ -399,7 +410,7 @@ def _display(item: ContentItem) -> str | None:
     if value_type == "CODE":
         found = sr.code(item)
         return str(found) if found else None
-    if value_type == "NUM":
+    if value_type == "NUM":  # the number as written: an identifier, not a measurement
         measured = item.get("MeasuredValueSequence")
         return sr.clean_text(measured[0].get("NumericValue")) if measured else None
     return sr.text(item)
@@ -432,8 +443,8 @@ def _datetime(parent: ContentItem, concept: Code, warnings: list[str]) -> dt.dat
     item = first_child(parent, concept, warnings)
     if item is None:
         return None
-    value = sr.datetime_(item)
-    if value is None and sr.dataset_text(item, "DateTime") is not None:
+    value = read_item(item, sr.datetime_, warnings)
+    if value is None and sr.clean_text(item.get("ValueType")) == "DATETIME" and sr.dataset_text(item, "DateTime"):
         warnings.append(f"{concept.meaning} {sr.dataset_text(item, 'DateTime')!r} is not a DICOM DT; ignored")
     return value
 
