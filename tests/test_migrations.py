@@ -34,8 +34,52 @@ def test_upgrading_keeps_the_studies_already_stored(database_url_unmigrated):
                 " VALUES ('1.2.3', 'CT', 'ACC1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
+        insert_processed_object(connection, "1.2.3", "1.2.3.1")
     database.upgrade_schema(url)
     with engine.connect() as connection:
         row = connection.execute(text("SELECT accession_number, accession_number_hashed FROM study")).one()
     engine.dispose()
     assert tuple(row) == ("ACC1", False)
+
+
+def insert_processed_object(connection, study_instance_uid: str, sop_instance_uid: str) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    connection.execute(
+        text(
+            "INSERT INTO processed_object (study_fk, sop_instance_uid, processed_at)"
+            " SELECT id, :sop, CURRENT_TIMESTAMP FROM study WHERE study_instance_uid = :study"
+        ),
+        {"sop": sop_instance_uid, "study": study_instance_uid},
+    )
+
+
+def test_upgrading_removes_the_empty_studies_earlier_versions_left(database_url_unmigrated):
+    """A study row with no object and no dose tree (left by the duplicate-UID bug) goes; a study
+    with an object stays, and so does its patient."""
+    from alembic import command
+    from sqlalchemy import text
+
+    url = database_url_unmigrated
+    command.upgrade(database.alembic_config(url), "0007")
+    engine = database.make_engine(url)
+    with engine.begin() as connection:
+        for uid in ("1.2.3", "1.2.4"):
+            connection.execute(
+                text(
+                    "INSERT INTO study (study_instance_uid, modality, imported_at, updated_at)"
+                    " VALUES (:uid, 'RF', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"uid": uid},
+            )
+            connection.execute(
+                text("INSERT INTO patient (study_fk, sex) SELECT id, 'F' FROM study WHERE study_instance_uid = :uid"),
+                {"uid": uid},
+            )
+        insert_processed_object(connection, "1.2.3", "1.2.3.1")
+    database.upgrade_schema(url)
+    with engine.connect() as connection:
+        studies = connection.execute(text("SELECT study_instance_uid FROM study")).scalars().all()
+        patients = connection.execute(text("SELECT count(*) FROM patient")).scalar()
+    engine.dispose()
+    assert (studies, patients) == (["1.2.3"], 1)
