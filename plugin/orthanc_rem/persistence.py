@@ -25,10 +25,10 @@ from typing import Any, Literal
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orthanc_rem import ct_rows, identifiable_data, model, projection_rows
+from orthanc_rem import bulk_rows, ct_rows, identifiable_data, model, projection_rows
 from orthanc_rem.extraction import projection_records, records
 from orthanc_rem.model.common import code_fields
 
@@ -77,18 +77,20 @@ store_ct_report = store_report
 
 
 def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) -> IngestResult:
+    # The report's rows are built before the first statement: on SQLite that statement takes the
+    # database's write lock (BEGIN IMMEDIATE), which every other worker then waits for.
+    row = _dose_report_row(report)
     equipment = _equipment(session, report.equipment)
     study = _locked_study(session, report, equipment.id)
-    known = session.scalar(
-        select(model.ProcessedObject).where(model.ProcessedObject.sop_instance_uid == report.sop_instance_uid)
+    known_study = session.scalar(
+        select(model.ProcessedObject.study_fk).where(model.ProcessedObject.sop_instance_uid == report.sop_instance_uid)
     )
-    if known is not None:
-        return IngestResult("duplicate", known.study_fk, "SOP Instance UID already processed")
+    if known_study is not None:
+        return IngestResult("duplicate", known_study, "SOP Instance UID already processed")
 
     if isinstance(report, records.CtDoseReport):
-        result = _add_dose_report(study, study.ct_radiation_doses, ct_rows.radiation_dose_row(report), report)
-    elif report.source_kind == "rdsr":
-        row = projection_rows.radiation_dose_row(report)
+        result = _add_dose_report(study, study.ct_radiation_doses, row, report)
+    elif row is not None:
         collection = study.projection_xray_radiation_doses
         result = _add_dose_report(study, collection, row, report, lambda dose: dose.source_kind == "rdsr")
     else:
@@ -100,6 +102,15 @@ def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) 
     _mark_processed(session, study, report, orthanc_id)
     session.flush()
     return result
+
+
+def _dose_report_row(report: DoseReport) -> Any:
+    """The radiation dose row of a CT or projection RDSR; None for an image (``_add_image`` gathers those)."""
+    if isinstance(report, records.CtDoseReport):
+        return ct_rows.radiation_dose_row(report)
+    if report.source_kind == "rdsr":
+        return projection_rows.radiation_dose_row(report)
+    return None
 
 
 def _add_dose_report(
@@ -124,7 +135,9 @@ def _add_dose_report(
             replaced.append(existing)
     for existing in replaced:
         collection.remove(existing)
-    collection.append(row)
+    # The new report's tree goes in with one INSERT per table (bulk_rows), not through the ORM's
+    # unit of work; it is not added to ``collection``, which nothing reads again in this transaction.
+    bulk_rows.insert_rows(object_session(study), [row], study_fk=study.id)  # type: ignore[arg-type]
     if replaced:
         return IngestResult("replaced", study.id, f"replaced {len(replaced)} older cumulative report(s)")
     return IngestResult("imported", study.id)
@@ -218,21 +231,24 @@ def _locked_study(session: Session, report: DoseReport, equipment_id: int) -> mo
         imported_at=timestamp,
         updated_at=timestamp,
     )
-    inserted = session.execute(
-        statement.on_conflict_do_nothing(index_elements=["study_instance_uid"]).returning(model.Study.id)
-    ).scalar_one_or_none()
-    query = select(model.Study).where(model.Study.study_instance_uid == report.study.study_instance_uid)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    study = session.scalars(query.execution_options(populate_existing=True)).one()
+    # RETURNING the whole row gives the new study without a second query; a study that exists
+    # already (conflict: nothing returned) is read, and on PostgreSQL locked, below.
+    inserted = session.scalars(
+        statement.on_conflict_do_nothing(index_elements=["study_instance_uid"]).returning(model.Study),
+        execution_options={"populate_existing": True},
+    ).one_or_none()
     if inserted is not None:
         # A study this transaction created has no children yet: tell the ORM so, instead of
         # letting it query for them (a third of the time of storing a report).
         for name in ("patient",):
-            set_committed_value(study, name, None)
+            set_committed_value(inserted, name, None)
         for name in ("objects", "ct_radiation_doses", "projection_xray_radiation_doses"):
-            set_committed_value(study, name, [])
-    return study
+            set_committed_value(inserted, name, [])
+        return inserted
+    query = select(model.Study).where(model.Study.study_instance_uid == report.study.study_instance_uid)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
 def _update_study_header(
