@@ -1,18 +1,28 @@
-"""End-to-end ingest benchmark: C-STORE of N distinct CT RDSRs to database rows.
+"""End-to-end ingest benchmark: C-STORE of N distinct dose objects to database rows, against bare Orthanc.
 
-Makes N distinct CT dose reports from the corpus (new study, series, SOP instance and irradiation
-event UIDs, so none is a duplicate of another), starts its own Orthanc with the plugin and its
-workers on free loopback ports (or uses a running one with --url/--dicom-port/--database), sends
-them over several parallel associations with dcmtk's storescu, as several modalities would, waits
-until every object has its row, and prints:
+Absolute rates differ twofold between machines of the same kind (and with what else runs on them), so
+every figure that matters is a ratio measured in one run. For each dose database asked for, it
 
-* objects per second, from the first C-STORE to the last row;
-* store-to-row latency p50/p95/max: from the C-STORE response for the object (the modality's
-  "sent") to the moment its row was written;
-* peak resident memory of the worker processes and of Orthanc.
+1. starts a **bare Orthanc** (no plugin) and sends it the objects: Orthanc's own C-STORE rate and CPU
+   per object, the reference;
+2. starts an Orthanc **with our plugin** and its workers, sends the same objects, waits until each has
+   its row, and measures the end-to-end rate (first C-STORE to last row), the store-to-row latency
+   (C-STORE response to the row's ``processed_at``) and the CPU we add per object: the plugin's share of
+   Orthanc's CPU (Orthanc with plugin minus bare Orthanc, which includes serving the workers' reads)
+   plus the worker processes.
 
-    .venv/bin/python benchmarks/ingest.py --count 1000                 # SQLite
-    .venv/bin/python benchmarks/ingest.py --count 1000 --postgres      # scratch PostgreSQL database
+Objects are copies of corpus files with new study, series, SOP instance and irradiation event UIDs,
+so none is a duplicate of another; they go over several parallel associations (dcmtk ``storescu``,
+``TCP_NODELAY=1`` on both sides as ``scripts/serve`` sets it, orthanc-notes §8), as several modalities
+would send. CPU and memory are those of the Orthanc process the benchmark started and of its process
+tree (the extraction workers), never of other processes on the machine.
+
+Run it with ``scripts/benchmark`` (installs the test tools it needs: the Orthanc test harness imports
+pytest, and psutil reads the process tree), e.g.::
+
+    scripts/benchmark                                  # 1000 CT RDSRs, SQLite and PostgreSQL
+    scripts/benchmark --database sqlite --count 300
+    scripts/benchmark --kind rf --count 60 --database sqlite
 """
 
 from __future__ import annotations
@@ -21,15 +31,20 @@ import argparse
 import copy
 import datetime as dt
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
+try:
+    import psutil
+    import pytest  # noqa: F401 - the harness below needs it; say so before it fails obscurely
+except ImportError as missing:
+    sys.exit(f"benchmarks/ingest.py needs the test tools ({missing}): run it with scripts/benchmark")
 import pydicom
 from pydicom.uid import generate_uid
 from sqlalchemy import select
@@ -41,7 +56,7 @@ from database_fixtures import postgres_available, scratch_postgres_url  # noqa: 
 from orthanc_harness import OrthancProcess  # noqa: E402
 from orthanc_rem import database, model  # noqa: E402
 
-CORPUS = Path(os.environ.get("ORTHANC_REM_CORPUS", REPO.parent / "shared" / "corpus" / "dicom"))
+CORPUS = REPO / "tests" / "corpus" / "dicom"
 #: Corpus objects each kind of benchmark copies (round robin) with new UIDs.
 TEMPLATES = {
     "ct": [
@@ -75,6 +90,7 @@ TEMPLATES = {
     ],
 }
 IRRADIATION_EVENT_UID = "113769"
+MIB = 1024 * 1024
 
 
 def _renew_event_uids(node: pydicom.Dataset) -> None:
@@ -106,10 +122,9 @@ def make_reports(count: int, folder: Path, kind: str = "ct") -> list[Path]:
     return paths
 
 
-def send(port: int, aet: str, files: list[Path], associations: int) -> dict[str, float]:
+def send(port: int, aet: str, files: list[Path], uids: dict[Path, str], associations: int) -> dict[str, float]:
     """Send with parallel storescu processes; returns SOP Instance UID -> time its C-STORE succeeded."""
     groups = [files[i::associations] for i in range(associations)]
-    uids = {path: str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID) for path in files}
     done: dict[str, float] = {}
     lock = threading.Lock()
 
@@ -139,51 +154,63 @@ def send(port: int, aet: str, files: list[Path], associations: int) -> dict[str,
     return done
 
 
-class ResourceSampler(threading.Thread):
-    """Peak RSS and CPU time of Orthanc and of the extraction worker processes.
+class ProcessTreeSampler(threading.Thread):
+    """CPU time and peak RSS of one Orthanc process and the processes it started (its workers).
 
-    Workers are found by their command line (``-m orthanc_rem.worker`` and the processes it forks),
-    so that a separately started service is measured the same way as our own.
+    Only that process tree is measured: another service's workers on the machine are not ours.
+    Processes are keyed by (pid, start time) so that a reused pid is not subtracted from another
+    process; CPU of a child that exited and was waited for is in its parent's ``children_*`` times.
     """
 
-    def __init__(self, orthanc_pid: int) -> None:
+    def __init__(self, root_pid: int) -> None:
         super().__init__(daemon=True)
-        self.orthanc = psutil.Process(orthanc_pid)
+        self.root = psutil.Process(root_pid)
         self.peak_orthanc = 0
         self.peak_workers_total = 0
         self.peak_worker_single = 0
-        self.cpu_start = self.cpu_seconds()
         self.stop_event = threading.Event()
+        self.cpu_start = self._cpu_by_process()
 
-    @staticmethod
-    def workers() -> list[psutil.Process]:
-        found = []
-        for process in psutil.process_iter(["cmdline"]):
-            if "orthanc_rem.worker" in " ".join(process.info["cmdline"] or ()):
-                found.append(process)
-                found.extend(process.children(recursive=True))
-        return list({p.pid: p for p in found}.values())
+    def _tree(self) -> list[psutil.Process]:
+        return [self.root, *self.root.children(recursive=True)]
 
-    def cpu_seconds(self) -> dict[str, float]:
-        times = {"orthanc": sum(self.orthanc.cpu_times()[:2]), "workers": 0.0}
-        for worker in self.workers():
+    def _cpu_by_process(self) -> dict[tuple[int, float], tuple[str, float]]:
+        found = {}
+        for process in self._tree():
             try:
-                times["workers"] += sum(worker.cpu_times()[:2])
-            except psutil.Error:
-                pass
-        return times
-
-    def cpu_used(self) -> dict[str, float]:
-        now = self.cpu_seconds()
-        return {key: now[key] - self.cpu_start[key] for key in now}
-
-    def run(self) -> None:
-        while not self.stop_event.wait(0.2):
-            try:
-                self.peak_orthanc = max(self.peak_orthanc, self.orthanc.memory_info().rss)
-                sizes = [p.memory_info().rss for p in self.workers()]
+                with process.oneshot():
+                    times = process.cpu_times()
+                    key = (process.pid, process.create_time())
             except psutil.Error:
                 continue
+            own = times.user + times.system
+            reaped = times.children_user + times.children_system
+            if process.pid == self.root.pid:
+                found[key] = ("orthanc", own)
+                found[(key[0], -1.0)] = ("workers", reaped)
+            else:
+                found[key] = ("workers", own + reaped)
+        return found
+
+    def cpu_used(self) -> dict[str, float]:
+        used = {"orthanc": 0.0, "workers": 0.0}
+        for key, (role, seconds) in self._cpu_by_process().items():
+            used[role] += seconds - self.cpu_start.get(key, (role, 0.0))[1]
+        return used
+
+    def run(self) -> None:
+        while not self.stop_event.wait(0.1):
+            try:
+                self.peak_orthanc = max(self.peak_orthanc, self.root.memory_info().rss)
+                workers = self._tree()[1:]
+            except psutil.Error:
+                continue
+            sizes = []
+            for process in workers:
+                try:
+                    sizes.append(process.memory_info().rss)
+                except psutil.Error:
+                    pass
             if sizes:
                 self.peak_workers_total = max(self.peak_workers_total, sum(sizes))
                 self.peak_worker_single = max(self.peak_worker_single, max(sizes))
@@ -198,73 +225,154 @@ def orthanc_listening_on(port: int) -> int:
 
 
 def processed_times(url: str) -> dict[str, dt.datetime]:
-    sessions = database.session_factory(url)
+    sessions = database.session_factory(url, writer=False)
     with sessions() as session:
         rows = session.execute(select(model.ProcessedObject.sop_instance_uid, model.ProcessedObject.processed_at))
         return {uid: at for uid, at in rows}
 
 
-def run_with_own_orthanc(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
-    files = make_reports(args.count, workdir / "objects", args.kind)
-    database.upgrade_schema(database_url)
-    queue = args.queue or f"sqlite:///{workdir / 'queue.sqlite'}"
-    section = {"Database": database_url, "Queue": queue, "Workers": args.workers, "WorkerPython": sys.executable}
-    config = {"OrthancRem": section}
-    plugin_script = REPO / "plugin" / "orthanc_rem_plugin.py"
-    with OrthancProcess(workdir / "orthanc", python_script=plugin_script, config=config) as orthanc:
-        assert orthanc._process is not None
-        time.sleep(2)  # let the workers start before the clock does
-        measure(args, files, orthanc.dicom_port, orthanc.aet, database_url, orthanc._process.pid, queue)
+@dataclass
+class Measurement:
+    """One Orthanc, one pass over the objects."""
+
+    count: int
+    cstore_per_s: float
+    cpu: dict[str, float]
+    peak_orthanc: int
+    peak_workers_total: int = 0
+    peak_worker_single: int = 0
+    end_to_end_per_s: float | None = None
+    latencies: list[float] = field(default_factory=list)
+    missing: int = 0
+
+    def cpu_ms_per_object(self, role: str) -> float:
+        return self.cpu[role] / self.count * 1000
+
+    def latency_ms(self, fraction: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
 
 
 def measure(
-    args: argparse.Namespace, files: list[Path], port: int, aet: str, database_url: str, orthanc_pid: int, queue: str
-) -> None:
-    sampler = ResourceSampler(orthanc_pid)
+    files: list[Path],
+    uids: dict[Path, str],
+    port: int,
+    aet: str,
+    orthanc_pid: int,
+    associations: int,
+    database_url: str | None = None,
+    timeout: float = 600,
+) -> Measurement:
+    """Send ``files``; with a ``database_url``, also wait for their rows."""
+    sampler = ProcessTreeSampler(orthanc_pid)
     sampler.start()
     start = time.time()
-    sent = send(port, aet, files, args.associations)
-    sent_at = time.time()
-    wanted = set(sent)
-    deadline = time.time() + args.timeout
-    rows = processed_times(database_url)
-    while not wanted <= rows.keys() and time.time() < deadline:
-        time.sleep(0.2)
+    sent = send(port, aet, files, uids, associations)
+    cstore_end = max(sent.values(), default=time.time())
+    rows: dict[str, dt.datetime] = {}
+    if database_url is not None:
+        deadline = time.time() + timeout
         rows = processed_times(database_url)
-    end = time.time()
+        while not sent.keys() <= rows.keys() and time.time() < deadline:
+            time.sleep(0.1)
+            rows = processed_times(database_url)
+    else:
+        time.sleep(0.5)  # let Orthanc finish what follows a store (its change thread, the index)
     sampler.stop_event.set()
-    cpu = sampler.cpu_used()
-    latencies = []
-    last_row = 0.0
-    for uid, stored in sent.items():
-        if uid in rows:
-            row_time = rows[uid].replace(tzinfo=dt.UTC).timestamp()
-            last_row = max(last_row, row_time)
-            latencies.append(row_time - stored)
-    latencies.sort()
-    missing = len(files) - len(latencies)
-    elapsed = (last_row or end) - start
-    names = ", ".join(TEMPLATES[args.kind])
-    print(f"objects: {len(files)} {args.kind.upper()} objects copied from {names}")
-    print(f"{args.associations} associations, {args.workers} workers")
-    print(f"database: {database.describe(database_url)}  queue: {queue}")
-    print(f"C-STORE only: {len(sent) / (sent_at - start):.1f} objects/s")
-    shortfall = f", {missing} MISSING" if missing else ""
-    print(f"end to end: {len(latencies) / elapsed:.1f} objects/s ({elapsed:.1f} s){shortfall}")
-    if latencies:
-        p50 = statistics.median(latencies)
-        p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-        worst = latencies[-1]
-        print(f"store-to-row latency: p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {worst * 1000:.0f} ms")
-    print(
-        f"CPU time: Orthanc {cpu['orthanc']:.1f} s ({cpu['orthanc'] / len(files) * 1000:.1f} ms/object), "
-        f"workers {cpu['workers']:.1f} s ({cpu['workers'] / len(files) * 1000:.1f} ms/object)"
+    sampler.join()
+    result = Measurement(
+        count=len(files),
+        cstore_per_s=len(sent) / (cstore_end - start),
+        cpu=sampler.cpu_used(),
+        peak_orthanc=sampler.peak_orthanc,
+        peak_workers_total=sampler.peak_workers_total,
+        peak_worker_single=sampler.peak_worker_single,
+        missing=len(files) - len(sent),
     )
-    mib = 1024 * 1024
+    if database_url is not None:
+        last_row = 0.0
+        for uid, stored in sent.items():
+            if uid in rows:
+                row_time = rows[uid].replace(tzinfo=dt.UTC).timestamp()
+                last_row = max(last_row, row_time)
+                result.latencies.append(row_time - stored)
+        result.missing = len(files) - len(result.latencies)
+        result.end_to_end_per_s = len(result.latencies) / ((last_row or time.time()) - start)
+    return result
+
+
+def bare_orthanc(files: list[Path], uids: dict[Path, str], workdir: Path, associations: int) -> Measurement:
+    with OrthancProcess(workdir) as orthanc:
+        assert orthanc._process is not None
+        return measure(files, uids, orthanc.dicom_port, orthanc.aet, orthanc._process.pid, associations)
+
+
+def orthanc_with_plugin(
+    files: list[Path], uids: dict[Path, str], workdir: Path, database_url: str, args: argparse.Namespace
+) -> Measurement:
+    database.upgrade_schema(database_url)
+    queue = args.queue or f"sqlite:///{workdir / 'queue.sqlite'}"
+    section = {"Database": database_url, "Queue": queue, "Workers": args.workers, "WorkerPython": sys.executable}
+    plugin_script = REPO / "plugin" / "orthanc_rem_plugin.py"
+    with OrthancProcess(workdir, python_script=plugin_script, config={"OrthancRem": section}) as orthanc:
+        assert orthanc._process is not None
+        time.sleep(3)  # let the workers start before the clock does
+        return measure(
+            files,
+            uids,
+            orthanc.dicom_port,
+            orthanc.aet,
+            orthanc._process.pid,
+            args.associations,
+            database_url,
+            args.timeout,
+        )
+
+
+def report(label: str, ours: Measurement, bare: Measurement) -> None:
+    """Print our figures as fractions of bare Orthanc's, measured in the same run."""
+    assert ours.end_to_end_per_s is not None
+    orthanc_own = bare.cpu_ms_per_object("orthanc")
+    plugin_share = max(0.0, ours.cpu_ms_per_object("orthanc") - orthanc_own)
+    workers = ours.cpu_ms_per_object("workers")
+    added = plugin_share + workers
+    p95 = ours.latency_ms(0.95) if ours.latencies else float("nan")
+    rate_ratio = ours.end_to_end_per_s / bare.cstore_per_s
+    cpu_ratio = added / orthanc_own
+    print(f"--- {label}")
+    print(f"bare Orthanc C-STORE:      {bare.cstore_per_s:7.1f} objects/s, Orthanc CPU {orthanc_own:.1f} ms/object")
+    print(f"with orthanc-rem C-STORE:  {ours.cstore_per_s:7.1f} objects/s")
+    shortfall = f"  ({ours.missing} MISSING)" if ours.missing else ""
+    print(f"end to end (store to row): {ours.end_to_end_per_s:7.1f} objects/s{shortfall}")
+    if ours.latencies:
+        print(
+            f"store-to-row latency:      p50 {ours.latency_ms(0.5):.0f} ms, p95 {p95:.0f} ms, "
+            f"max {ours.latency_ms(1.0):.0f} ms"
+        )
     print(
-        f"peak RSS: workers {sampler.peak_workers_total / mib:.0f} MiB in total "
-        f"(largest process {sampler.peak_worker_single / mib:.0f} MiB), Orthanc {sampler.peak_orthanc / mib:.0f} MiB"
+        f"added CPU per object:      {added:.1f} ms = plugin share in Orthanc {plugin_share:.1f} "
+        f"+ workers {workers:.1f} (Orthanc with plugin {ours.cpu_ms_per_object('orthanc'):.1f})"
     )
+    print(
+        f"peak RSS: Orthanc {ours.peak_orthanc / MIB:.0f} MiB (bare {bare.peak_orthanc / MIB:.0f} MiB), "
+        f"workers {ours.peak_workers_total / MIB:.0f} MiB in total (largest {ours.peak_worker_single / MIB:.0f} MiB)"
+    )
+    verdict = "met" if rate_ratio >= 0.6 and p95 < 2000 and cpu_ratio <= 1.0 else "NOT met"
+    print(
+        f"RATIOS {label}: end to end / bare C-STORE = {rate_ratio:.2f} (goal >= 0.6), p95 {p95 / 1000:.2f} s "
+        f"(goal < 2 s), added CPU / Orthanc's own = {cpu_ratio:.2f} (goal <= 1.0): goal {verdict}"
+    )
+
+
+def database_urls(choice: str, workdir: Path) -> Iterator[tuple[str, str]]:
+    if choice in ("sqlite", "both"):
+        yield "SQLite", f"sqlite:///{workdir / 'orthanc-rem.sqlite'}"
+    if choice in ("postgres", "both"):
+        if not postgres_available():
+            print("PostgreSQL is not reachable at 127.0.0.1:5432: PostgreSQL SKIPPED")
+            return
+        for url in scratch_postgres_url():
+            yield "PostgreSQL", url
 
 
 def main() -> None:
@@ -273,29 +381,40 @@ def main() -> None:
     parser.add_argument("--kind", choices=sorted(TEMPLATES), default="ct", help="which dose objects to send")
     parser.add_argument("--associations", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--postgres", action="store_true", help="use a scratch database at 127.0.0.1:5432")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres", "both"],
+        default="both",
+        help="dose database(s); PostgreSQL is a scratch database at 127.0.0.1:5432",
+    )
     parser.add_argument("--queue", help="queue URL (default: SQLite in the work folder), e.g. redis://127.0.0.1/15")
     parser.add_argument("--timeout", type=float, default=600)
-    parser.add_argument("--url", help="use this running service instead of starting one (needs --database)")
+    parser.add_argument("--url", help="measure this running service instead of starting one (needs --database-url)")
     parser.add_argument("--dicom-port", type=int, default=4242, help="with --url: its DICOM port")
     parser.add_argument("--aet", default="ORTHANCREM", help="with --url: its AE title")
-    parser.add_argument("--database", help="with --url: the service's dose database URL")
+    parser.add_argument("--database-url", help="with --url: the service's dose database URL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="orthanc-rem-bench-") as tmp:
         workdir = Path(tmp)
+        files = make_reports(args.count, workdir / "objects", args.kind)
+        uids = {path: str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID) for path in files}
+        print(f"{len(files)} {args.kind.upper()} objects copied from {', '.join(TEMPLATES[args.kind])}")
+        print(f"{args.associations} associations, {args.workers} workers, machine load {os.getloadavg()[0]:.1f}")
         if args.url:
-            if not args.database:
-                sys.exit("--url needs --database (where to look for the rows)")
-            files = make_reports(args.count, workdir / "objects", args.kind)
+            if not args.database_url:
+                sys.exit("--url needs --database-url (where to look for the rows)")
+            bare = bare_orthanc(files, uids, workdir / "bare", args.associations)
             pid = orthanc_listening_on(args.dicom_port)
-            measure(args, files, args.dicom_port, args.aet, args.database, pid, "(the service's)")
-        elif args.postgres:
-            if not postgres_available():
-                sys.exit("PostgreSQL is not reachable at 127.0.0.1:5432")
-            for url in scratch_postgres_url():
-                run_with_own_orthanc(args, url, workdir)
-        else:
-            run_with_own_orthanc(args, f"sqlite:///{workdir / 'orthanc-rem.sqlite'}", workdir)
+            ours = measure(files, uids, args.dicom_port, args.aet, pid, args.associations, args.database_url)
+            report(f"running service at {args.url}", ours, bare)
+            return
+        for index, (label, url) in enumerate(database_urls(args.database, workdir)):
+            # The reference next to each measurement: the load other processes put on the machine
+            # changes during a run, and both sides of a ratio should see the same.
+            bare = bare_orthanc(files, uids, workdir / f"bare-{index}", args.associations)
+            ours = orthanc_with_plugin(files, uids, workdir / f"orthanc-{index}", url, args)
+            report(f"{label}, queue {args.queue or 'SQLite'}", ours, bare)
+            database.dispose_all()
 
 
 if __name__ == "__main__":

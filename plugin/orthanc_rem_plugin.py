@@ -3,8 +3,8 @@
 Orthanc loads this file (``"PythonScript"`` in orthanc.json). It only translates Orthanc events
 into plain calls and back, following orthanc-notes §0:
 
-* NEW_INSTANCE change events enqueue the instance for extraction (milliseconds, in Orthanc's
-  change thread, never in the C-STORE path);
+* NEW_INSTANCE change events enqueue the instance for extraction (buffered, and put on the queue
+  in batches by a background thread; never in the C-STORE path);
 * ORTHANC_STARTED queues the catch-up and reconciliation (``orthanc_rem.recovery``) and starts
   the extraction worker processes, ORTHANC_STOPPED stops them;
 * the Flask dose browser answers under ``/rem`` through our WSGI bridge.
@@ -20,6 +20,7 @@ import orthanc
 
 from orthanc_rem import database, worker_access
 from orthanc_rem.config import load_settings
+from orthanc_rem.enqueue import BatchedEnqueue
 from orthanc_rem.supervisor import WorkerSupervisor
 from orthanc_rem.tasks import build_queue
 from orthanc_rem_web.app import create_app
@@ -49,6 +50,8 @@ except Exception as exc:  # noqa: BLE001 - Orthanc must still start; the pages w
     orthanc.LogError(f"orthanc-rem: cannot prepare the dose database {database.describe(settings.database_url)}: {exc}")
 
 queue = build_queue(settings)
+# NEW_INSTANCE events are enqueued in batches by a background thread (enqueue.py).
+new_instances = BatchedEnqueue(queue.huey, queue.ingest_orthanc_instance.s)
 supervisor: WorkerSupervisor | None = None
 
 app = create_app(settings)
@@ -95,10 +98,11 @@ _queued_since_checkpoint = 0
 def on_change(change_type: int, _level: int, resource_id: str) -> None:
     global _queued_since_checkpoint
     if change_type == orthanc.ChangeType.NEW_INSTANCE:
-        queue.ingest_orthanc_instance(resource_id)
+        new_instances.add(resource_id)
         _queued_since_checkpoint += 1
         if _queued_since_checkpoint >= CHECKPOINT_EVERY:
             _queued_since_checkpoint = 0
+            new_instances.flush()  # the checkpoint must not pass instances still in the buffer
             queue.record_change_checkpoint(resource_id)
     elif change_type == orthanc.ChangeType.ORTHANC_STARTED:
         # Orthanc's REST API answers from now on (not during import): the workers, wherever they
@@ -107,8 +111,10 @@ def on_change(change_type: int, _level: int, resource_id: str) -> None:
         if settings.workers > 0:
             _start_workers()
         orthanc.LogWarning(f"orthanc-rem: dose pages at {settings.url_prefix}/ on Orthanc's HTTP port")
-    elif change_type == orthanc.ChangeType.ORTHANC_STOPPED and supervisor is not None:
-        supervisor.stop()
+    elif change_type == orthanc.ChangeType.ORTHANC_STOPPED:
+        new_instances.stop()  # what is still buffered goes on the queue before the workers stop
+        if supervisor is not None:
+            supervisor.stop()
 
 
 orthanc.RegisterOnChangeCallback(on_change)

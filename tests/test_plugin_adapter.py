@@ -100,9 +100,20 @@ def test_orthanc_explorer_links_to_the_dose_pages(plugin):
 def test_new_instance_is_enqueued_not_processed(plugin):
     fake, module, _started = plugin
     fake.change_callbacks[0](fake.ChangeType.NEW_INSTANCE, 3, "0a1b2c3d-instance")
+    module.new_instances.flush()  # the batch the background thread would enqueue a few ms later
     assert module.queue.huey.pending_count() == 1
     (task,) = module.queue.huey.pending()
     assert task.args == ("0a1b2c3d-instance",)
+
+
+def test_instances_still_buffered_are_enqueued_when_orthanc_stops(plugin):
+    """Orthanc delivers ORTHANC_STOPPED after every change queued before it: none may stay in the buffer."""
+    fake, module, _started = plugin
+    module.new_instances.max_delay_s = 30  # the background thread would not flush during this test
+    for orthanc_id in ("first-instance", "second-instance"):
+        fake.change_callbacks[0](fake.ChangeType.NEW_INSTANCE, 3, orthanc_id)
+    fake.change_callbacks[0](fake.ChangeType.ORTHANC_STOPPED, 4, "")
+    assert [task.args for task in module.queue.huey.pending()] == [("first-instance",), ("second-instance",)]
 
 
 def test_other_changes_enqueue_nothing(plugin):

@@ -42,3 +42,26 @@ def test_replacing_keeps_the_id_and_the_rows_of_other_studies(sessions):
         assert dose.dlp_total_mgycm == 123.0
         assert session.scalars(select(model.ProcessedObject.orthanc_id).where(
             model.ProcessedObject.study_fk == study_id)).all() == ["abc"]
+
+
+def test_a_cumulative_series_rebuilt_in_one_transaction_keeps_only_the_longest_report(corpus, sessions):
+    """Siemens Multi-1, -2, -3 are cumulative RDSRs of one study (each holds the events of the one
+    before): stored one after the other inside the swap's single transaction, the updated-RDSR
+    rule must still see the report stored a moment earlier and replace it."""
+    import sr_facts
+    from orthanc_rem.extraction.dispatch import extract
+    from orthanc_rem.extraction.dose_object import read_dicom_file
+
+    names = [f"CT-RDSR-Siemens-Multi-{n}.dcm" for n in (1, 2, 3)]
+    reports = [extract(read_dicom_file(corpus(name)))[1] for name in names]
+    with sessions() as session:
+        for report in reports:
+            study_id = persistence.store_report(session, report).study_id
+    assert study_id is not None
+    with sessions() as session:
+        results = persistence.replace_study_content(session, study_id, [(r, None, None) for r in reports])
+    assert [r.outcome for r in results] == ["imported", "replaced", "replaced"]
+    with sessions() as session:
+        (dose,) = session.scalars(select(model.CtRadiationDose).where(model.CtRadiationDose.study_fk == study_id))
+        stored = {event.irradiation_event_uid for event in dose.events}
+    assert stored == sr_facts.event_uids(sr_facts.read(corpus(names[2])))

@@ -27,10 +27,10 @@ from typing import Any, Literal
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orthanc_rem import ct_rows, identifiable_data, model, projection_rows
+from orthanc_rem import bulk_rows, ct_rows, identifiable_data, model, projection_rows
 from orthanc_rem.extraction import projection_records, records
 from orthanc_rem.model.common import code_fields
 
@@ -79,19 +79,21 @@ store_ct_report = store_report
 
 
 def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) -> IngestResult:
+    # The report's rows are built before the first statement: on SQLite that statement takes the
+    # database's write lock (BEGIN IMMEDIATE), which every other worker then waits for.
+    row = _dose_report_row(report)
     # Before any row is written: a duplicate must not create the study (or equipment) of its header.
-    known = session.scalar(
-        select(model.ProcessedObject).where(model.ProcessedObject.sop_instance_uid == report.sop_instance_uid)
+    known_study = session.scalar(
+        select(model.ProcessedObject.study_fk).where(model.ProcessedObject.sop_instance_uid == report.sop_instance_uid)
     )
-    if known is not None:
-        return IngestResult("duplicate", known.study_fk, "SOP Instance UID already processed")
+    if known_study is not None:
+        return IngestResult("duplicate", known_study, "SOP Instance UID already processed")
     equipment = _equipment(session, report.equipment)
     study = _locked_study(session, report, equipment.id)
 
     if isinstance(report, records.CtDoseReport):
-        result = _add_dose_report(study, study.ct_radiation_doses, ct_rows.radiation_dose_row(report), report)
-    elif report.source_kind == "rdsr":
-        row = projection_rows.radiation_dose_row(report)
+        result = _add_dose_report(study, study.ct_radiation_doses, row, report)
+    elif row is not None:
         collection = study.projection_xray_radiation_doses
         result = _add_dose_report(study, collection, row, report, lambda dose: dose.source_kind == "rdsr")
     else:
@@ -100,12 +102,24 @@ def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) 
         policy = identifiable_data.policy_cache.get(session)
         _update_study_header(study, report, equipment, policy)
         _set_patient(study, report.patient, policy)
-    if not (study.ct_radiation_doses or study.projection_xray_radiation_doses):
-        # Every outcome above leaves the study with a dose report; this keeps it so for any later one.
+    if result.outcome not in ("imported", "replaced") and not (
+        study.ct_radiation_doses or study.projection_xray_radiation_doses
+    ):
+        # Imported and replaced reports were just written; every other outcome above leaves the
+        # study with the dose report it had. This keeps it so for any outcome added later.
         raise EmptyStudyError(f"storing {report.sop_instance_uid} would leave study {study.id} without dose data")
     _mark_processed(session, study, report, orthanc_id)
     session.flush()
     return result
+
+
+def _dose_report_row(report: DoseReport) -> Any:
+    """The radiation dose row of a CT or projection RDSR; None for an image (``_add_image`` gathers those)."""
+    if isinstance(report, records.CtDoseReport):
+        return ct_rows.radiation_dose_row(report)
+    if report.source_kind == "rdsr":
+        return projection_rows.radiation_dose_row(report)
+    return None
 
 
 class EmptyStudyError(RuntimeError):
@@ -134,7 +148,11 @@ def _add_dose_report(
             replaced.append(existing)
     for existing in replaced:
         collection.remove(existing)
-    collection.append(row)
+    # The new report's tree goes in with one INSERT per table (bulk_rows), not through the ORM's
+    # unit of work, not through ``collection``. A later report of this study in the same
+    # transaction (reprocess stores a study's objects one after the other) still sees it:
+    # ``_locked_study`` reloads the study with ``populate_existing``.
+    bulk_rows.insert_rows(object_session(study), [row], study_fk=study.id)  # type: ignore[arg-type]
     if replaced:
         return IngestResult("replaced", study.id, f"replaced {len(replaced)} older cumulative report(s)")
     return IngestResult("imported", study.id)
@@ -228,21 +246,24 @@ def _locked_study(session: Session, report: DoseReport, equipment_id: int) -> mo
         imported_at=timestamp,
         updated_at=timestamp,
     )
-    inserted = session.execute(
-        statement.on_conflict_do_nothing(index_elements=["study_instance_uid"]).returning(model.Study.id)
-    ).scalar_one_or_none()
-    query = select(model.Study).where(model.Study.study_instance_uid == report.study.study_instance_uid)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    study = session.scalars(query.execution_options(populate_existing=True)).one()
+    # RETURNING the whole row gives the new study without a second query; a study that exists
+    # already (conflict: nothing returned) is read, and on PostgreSQL locked, below.
+    inserted = session.scalars(
+        statement.on_conflict_do_nothing(index_elements=["study_instance_uid"]).returning(model.Study),
+        execution_options={"populate_existing": True},
+    ).one_or_none()
     if inserted is not None:
         # A study this transaction created has no children yet: tell the ORM so, instead of
         # letting it query for them (a third of the time of storing a report).
         for name in ("patient",):
-            set_committed_value(study, name, None)
+            set_committed_value(inserted, name, None)
         for name in ("objects", "ct_radiation_doses", "projection_xray_radiation_doses"):
-            set_committed_value(study, name, [])
-    return study
+            set_committed_value(inserted, name, [])
+        return inserted
+    query = select(model.Study).where(model.Study.study_instance_uid == report.study.study_instance_uid)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
 
 
 def _update_study_header(
