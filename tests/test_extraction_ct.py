@@ -21,9 +21,7 @@ from pydicom.tag import Tag
 import sr_facts
 from orthanc_rem.extraction import sr
 from orthanc_rem.extraction.dose_object import (
-    CT,
-    NOT_SR,
-    PROJECTION,
+    ObjectKind,
     classify,
     read_ct_dose_report,
     read_dicom_file,
@@ -134,7 +132,7 @@ def test_every_ct_acquisition_is_read_as_the_object_states(corpus, name):
     ds = sr_facts.read(corpus(name))
     report = extract(corpus(name))
     acquisitions = sr_facts.ct_acquisitions(ds)
-    assert classify(ds) == CT
+    assert classify(ds) == ObjectKind.CT
     assert len(report.dose.events) == len(acquisitions) > 0
     for event, acquisition in zip(report.dose.events, acquisitions, strict=True):
         assert event.irradiation_event_uid == expected_uid(acquisition, "113769")
@@ -308,14 +306,14 @@ def test_enhanced_sr_without_dose_content_is_not_a_dose_report(corpus):
 
 def test_projection_rdsr_is_not_imported_yet(corpus):
     ds = read_dicom_file(corpus("RF-RDSR-Siemens-Zee.dcm"))
-    assert classify(ds) == PROJECTION
+    assert classify(ds) == ObjectKind.PROJECTION
     with pytest.raises(NotADoseReport, match="projection"):
         read_ct_dose_report(ds)
 
 
 def test_image_is_not_a_dose_report(corpus):
     ds = read_dicom_file(corpus("DX-Im-GE_XR220-1.dcm"))
-    assert classify(ds) == NOT_SR
+    assert classify(ds) == ObjectKind.NOT_SR
     with pytest.raises(NotADoseReport, match="not a structured report"):
         read_ct_dose_report(ds)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydicom.dataset import Dataset
 
 from orthanc_rem.extraction import dose_object
+from orthanc_rem.extraction.dose_object import ObjectKind
 from orthanc_rem.extraction.dx_image import read_dx_image
 from orthanc_rem.extraction.mg_image import read_mg_image
 from orthanc_rem.extraction.philips_ct import read_philips_ct_dose_info
@@ -29,11 +30,11 @@ def extract(ds: Dataset) -> tuple[Route, DoseReport]:
     taken = route(ds)
     if taken.kind is RouteKind.RDSR:
         found = dose_object.classification(ds)
-        if found.kind == dose_object.CT:
+        if found.kind is ObjectKind.CT:
             return taken, dose_object.read_ct_dose_report(ds)
-        if found.kind == dose_object.PROJECTION:
+        if found.kind is ObjectKind.PROJECTION:
             return taken, read_projection_dose_report(ds)
-        if found.kind == dose_object.BROKEN_DOSE_REPORT:
+        if found.kind is ObjectKind.BROKEN_DOSE_REPORT:
             raise ExtractionError(found.reason)
         raise NotADoseReport(found.reason)
     if taken.kind is RouteKind.DX_IMAGE:

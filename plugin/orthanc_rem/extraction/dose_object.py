@@ -9,6 +9,7 @@ reason recorded for the user; one that claims to be a dose report but cannot be 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import io
 import os
 import struct
@@ -45,17 +46,27 @@ _PROJECTION_CONTAINERS = ("113702", "113706")
 
 D = TypeVar("D")
 
-CT = "ct"
-PROJECTION = "projection"
-RADIOPHARMACEUTICAL = "radiopharmaceutical"
-OTHER_SR = "other_sr"
-NOT_SR = "not_sr"
-BROKEN_DOSE_REPORT = "broken_dose_report"
+
+class ObjectKind(enum.StrEnum):
+    """What an object is, as far as the dose report importers are concerned."""
+
+    #: TID 10011 CT Radiation Dose.
+    CT = "ct"
+    #: TID 10001 Projection X-Ray Radiation Dose (RF, DX, MG).
+    PROJECTION = "projection"
+    #: Radiopharmaceutical Radiation Dose SR (TID 10021): not imported yet.
+    RADIOPHARMACEUTICAL = "radiopharmaceutical"
+    #: A structured report that is no radiation dose report (or of a class that carries none).
+    OTHER_SR = "other_sr"
+    #: Not a structured report at all.
+    NOT_SR = "not_sr"
+    #: A dose SR class whose content tree is missing or damaged: quarantined, never silently dropped.
+    BROKEN_DOSE_REPORT = "broken_dose_report"
 
 
 @dataclass(frozen=True)
 class Classification:
-    kind: str
+    kind: ObjectKind
     reason: str
     template: str | None = None
 
@@ -113,9 +124,8 @@ def _data_set_size(ds: Dataset, data: bytes) -> int:
     return len(data)
 
 
-def classify(ds: Dataset) -> str:
-    """What kind of object this is: one of CT, PROJECTION, RADIOPHARMACEUTICAL, OTHER_SR, NOT_SR,
-    BROKEN_DOSE_REPORT (module constants)."""
+def classify(ds: Dataset) -> ObjectKind:
+    """What kind of object this is."""
     return classification(ds).kind
 
 
@@ -131,41 +141,41 @@ def classification(ds: Dataset) -> Classification:
     template = _template_identifier(ds)
     root_concept = sr.concept_of(ds)
     if not sop_class.startswith(_SR_SOP_CLASS_PREFIX):
-        return Classification(NOT_SR, f"not a structured report ({sop_name})", template)
+        return Classification(ObjectKind.NOT_SR, f"not a structured report ({sop_name})", template)
     if sop_class in (X_RAY_RADIATION_DOSE_SR, ENHANCED_SR) and (
         root_concept is None or sr.clean_text(ds.get("ValueType")) != "CONTAINER"
     ):
         # Both classes can carry a dose report: a damaged one is quarantined, never silently dropped.
         return Classification(
-            BROKEN_DOSE_REPORT,
+            ObjectKind.BROKEN_DOSE_REPORT,
             f"{sop_name} without a root content container (truncated or damaged?)",
             template,
         )
     if sop_class == RADIOPHARMACEUTICAL_RADIATION_DOSE_SR or template == "10021":
         return Classification(
-            RADIOPHARMACEUTICAL, "radiopharmaceutical dose report: not imported yet", template
+            ObjectKind.RADIOPHARMACEUTICAL, "radiopharmaceutical dose report: not imported yet", template
         )
     if sop_class not in (X_RAY_RADIATION_DOSE_SR, ENHANCED_SR):
         return Classification(
-            OTHER_SR, f"{sop_name} is not a SOP class that carries CT dose reports", template
+            ObjectKind.OTHER_SR, f"{sop_name} is not a SOP class that carries CT dose reports", template
         )
     containers = {c.value for c in (sr.concept_of(i) for i in ds.get("ContentSequence") or ()) if c}
     is_dose_root = sr.same_concept(root_concept, X_RAY_RADIATION_DOSE_REPORT)
     if template == "10011" or (
         is_dose_root and {CT_ACQUISITION.value, CT_ACCUMULATED_DOSE_DATA.value} & containers
     ):
-        return Classification(CT, "CT radiation dose report", template)
+        return Classification(ObjectKind.CT, "CT radiation dose report", template)
     if template == "10001" or (is_dose_root and set(_PROJECTION_CONTAINERS) & containers):
-        return Classification(PROJECTION, "projection X-ray dose report (TID 10001)", template)
+        return Classification(ObjectKind.PROJECTION, "projection X-ray dose report (TID 10001)", template)
     if is_dose_root:
         return Classification(
-            BROKEN_DOSE_REPORT,
+            ObjectKind.BROKEN_DOSE_REPORT,
             f"{sop_name} with neither CT nor projection X-ray content (truncated or damaged?)",
             template,
         )
     root = f"{root_concept.value} {root_concept.meaning!r}" if root_concept else "none"
     return Classification(
-        OTHER_SR,
+        ObjectKind.OTHER_SR,
         f"{sop_name} is not a radiation dose report (template {template or 'none'}, root concept {root})",
     )
 
@@ -184,16 +194,16 @@ class ReportParts(Generic[D]):
 
 
 def read_report_parts(
-    ds: Dataset, wanted_kind: str, template_name: str, read_dose: Callable[[Dataset, list[str]], D]
+    ds: Dataset, wanted_kind: ObjectKind, template_name: str, read_dose: Callable[[Dataset, list[str]], D]
 ) -> ReportParts[D]:
     """Check the object is a report of ``wanted_kind``, then read its headers and its dose tree.
 
     Not that kind: :class:`NotADoseReport` with the reason. Broken: :class:`ExtractionError`.
     """
     found = classification(ds)
-    if found.kind == BROKEN_DOSE_REPORT:
+    if found.kind is ObjectKind.BROKEN_DOSE_REPORT:
         raise ExtractionError(found.reason)
-    if found.kind != wanted_kind:
+    if found.kind is not wanted_kind:
         raise NotADoseReport(found.reason)
     sop_instance_uid = sr.dataset_text(ds, "SOPInstanceUID")
     if sop_instance_uid is None:
@@ -222,7 +232,7 @@ def read_report_parts(
 
 def read_ct_dose_report(ds: Dataset) -> CtDoseReport:
     """Headers plus the TID 10011 tree of one CT dose object."""
-    parts = read_report_parts(ds, CT, "TID 10011", read_ct_radiation_dose)
+    parts = read_report_parts(ds, ObjectKind.CT, "TID 10011", read_ct_radiation_dose)
     return CtDoseReport(
         sop_instance_uid=parts.sop_instance_uid,
         sop_class_uid=parts.sop_class_uid,

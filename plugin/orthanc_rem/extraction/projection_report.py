@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 
 from orthanc_rem.extraction import projection_sr as psr
 from orthanc_rem.extraction import sr
-from orthanc_rem.extraction.dose_object import PROJECTION, read_report_parts
+from orthanc_rem.extraction.dose_object import ObjectKind, read_report_parts
 from orthanc_rem.extraction.projection_records import ProjectionDoseReport, ProjectionXRayRadiationDose
 from orthanc_rem.extraction.tid10001 import (
     FLUOROSCOPY_GUIDED_SYSTEM,
@@ -34,7 +34,7 @@ def read_projection_dose_report(ds: Dataset) -> ProjectionDoseReport:
     Report" Enhanced SR): :class:`NotADoseReport`. A report whose tree cannot be read:
     :class:`ExtractionError` naming the item.
     """
-    parts = read_report_parts(ds, PROJECTION, "TID 10001", read_projection_xray_radiation_dose)
+    parts = read_report_parts(ds, ObjectKind.PROJECTION, "TID 10001", read_projection_xray_radiation_dose)
     return ProjectionDoseReport(
         sop_instance_uid=parts.sop_instance_uid,
         sop_class_uid=parts.sop_class_uid,
