@@ -20,12 +20,9 @@ from pydicom.tag import Tag
 
 import sr_facts
 from orthanc_rem.extraction import sr
-from orthanc_rem.extraction.dose_object import (
-    ObjectKind,
-    classify,
-    read_ct_dose_report,
-    read_dicom_file,
-)
+from orthanc_rem.extraction.classification import ObjectKind, classify
+from orthanc_rem.extraction.ct_report import read_ct_dose_report
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.headers import age_from_age_string
 from orthanc_rem.extraction.records import Code, CtDoseReport, ExtractionError, NotADoseReport
 

@@ -23,7 +23,8 @@ from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
 import sr_facts
-from orthanc_rem.extraction.dose_object import ObjectKind, classify, read_dicom_file
+from orthanc_rem.extraction.classification import ObjectKind, classify
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.projection_records import ProjectionDoseReport
 from orthanc_rem.extraction.projection_report import projection_modality, read_projection_dose_report
 from orthanc_rem.extraction.records import Code, ExtractionError, NotADoseReport

@@ -20,8 +20,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import model, persistence
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dispatch import UnmatchedObject, extract
-from orthanc_rem.extraction.dose_object import read_dicom_file
 from orthanc_rem.extraction.records import ExtractionError, NotADoseReport
 from orthanc_rem.extraction.routing import RouteKind
 from orthanc_rem.extraction.sr import clean_text

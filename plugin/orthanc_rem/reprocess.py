@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import model, persistence
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dispatch import extract
-from orthanc_rem.extraction.dose_object import read_dicom_file
 from orthanc_rem.extraction.records import NotADoseReport
 from orthanc_rem.ingest import ObjectOutcome, ingest_object
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
