@@ -306,7 +306,7 @@ def measured_number(value: object, where: str) -> float | None:
     """One numeric value (DS text, IS, FD ...) as a finite float; None when empty.
 
     The single place where a number from a report becomes a float: SR NUMs (``num``, the projection
-    NUM readers) and image header attributes (``dx_image.header_numbers``) all come through here,
+    NUM readers) and image header attributes (``image_headers.header_numbers``) all come through here,
     so that "1/2", "NaN" or "Infinity" are refused the same way everywhere."""
     if value is None or (isinstance(value, str | bytes) and not value.strip()):
         return None
