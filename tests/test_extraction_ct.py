@@ -505,3 +505,11 @@ def test_srt_and_sct_codes_of_the_same_concept_match():
     assert sr.same_concept(Code("R-0038D", "SRT", "Yes"), Code("373066001", "SCT", "Yes"))
     assert not sr.same_concept(Code("R-0038D", "SRT", "Yes"), Code("373067005", "SCT", "No"))
     assert not sr.same_concept(Code("113830", "DCM", None), Code("113830", "99PRIVATE", None))
+
+
+def test_one_snomed_table_serves_ct_and_projection_concepts():
+    """PS3.16 Annex O pairs: Mammography P5-40010 = 71651007, Fluoroscopy P5-06000 = 44491008,
+    Laterality G-C171 = 272741003. The projection templates used to keep a table of their own."""
+    assert sr.same_concept(Code("P5-40010", "SRT", "Mammography"), Code("71651007", "SCT", None))
+    assert sr.same_concept(Code("P5-06000", "SRT", "Fluoroscopy"), Code("44491008", "SCT", None))
+    assert sr.same_concept(Code("G-C171", "SRT", "Laterality"), Code("272741003", "SCT", None))

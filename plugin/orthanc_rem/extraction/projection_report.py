@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from orthanc_rem.extraction import projection_sr as psr
 from orthanc_rem.extraction import sr
 from orthanc_rem.extraction.classification import Classification, ObjectKind, classification
 from orthanc_rem.extraction.projection_records import ProjectionDoseReport, ProjectionXRayRadiationDose
@@ -75,7 +74,7 @@ def projection_modality(dose: ProjectionXRayRadiationDose) -> str:
     (manual L2914-2991, "Dual" systems); that is persistence's business, not extraction's.
     """
     if (
-        psr.is_concept(dose.procedure_reported, MAMMOGRAPHY)
+        sr.same_concept(dose.procedure_reported, MAMMOGRAPHY)
         or any(a.mammography for a in dose.accumulations)
         or any(e.source is not None and e.source.average_glandular_dose_mgy is not None for e in dose.events)
     ):
