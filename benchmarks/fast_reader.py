@@ -24,7 +24,7 @@ import pydicom
 from pydicom.uid import generate_uid
 
 from orthanc_rem import database
-from orthanc_rem.extraction import dose_object
+from orthanc_rem.extraction import dicom_file
 from orthanc_rem.ingest import ingest_object
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus" / "dicom"
@@ -54,7 +54,7 @@ def milliseconds_per_object(objects: list[bytes], reader: str, folder: Path) -> 
     url = f"sqlite:///{folder / f'{reader}.sqlite'}"
     database.upgrade_schema(url)
     sessions = database.session_factory(url)
-    dose_object.READER = reader
+    dicom_file.READER = reader
     started = time.perf_counter()
     for number, data in enumerate(objects):
         outcome = ingest_object(sessions, data, source=f"benchmark:{reader}:{number}")

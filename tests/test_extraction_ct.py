@@ -20,14 +20,9 @@ from pydicom.tag import Tag
 
 import sr_facts
 from orthanc_rem.extraction import sr
-from orthanc_rem.extraction.dose_object import (
-    CT,
-    NOT_SR,
-    PROJECTION,
-    classify,
-    read_ct_dose_report,
-    read_dicom_file,
-)
+from orthanc_rem.extraction.classification import ObjectKind, classify
+from orthanc_rem.extraction.ct_report import read_ct_dose_report
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.headers import age_from_age_string
 from orthanc_rem.extraction.records import Code, CtDoseReport, ExtractionError, NotADoseReport
 
@@ -134,7 +129,7 @@ def test_every_ct_acquisition_is_read_as_the_object_states(corpus, name):
     ds = sr_facts.read(corpus(name))
     report = extract(corpus(name))
     acquisitions = sr_facts.ct_acquisitions(ds)
-    assert classify(ds) == CT
+    assert classify(ds) == ObjectKind.CT
     assert len(report.dose.events) == len(acquisitions) > 0
     for event, acquisition in zip(report.dose.events, acquisitions, strict=True):
         assert event.irradiation_event_uid == expected_uid(acquisition, "113769")
@@ -308,14 +303,14 @@ def test_enhanced_sr_without_dose_content_is_not_a_dose_report(corpus):
 
 def test_projection_rdsr_is_not_imported_yet(corpus):
     ds = read_dicom_file(corpus("RF-RDSR-Siemens-Zee.dcm"))
-    assert classify(ds) == PROJECTION
+    assert classify(ds) == ObjectKind.PROJECTION
     with pytest.raises(NotADoseReport, match="projection"):
         read_ct_dose_report(ds)
 
 
 def test_image_is_not_a_dose_report(corpus):
     ds = read_dicom_file(corpus("DX-Im-GE_XR220-1.dcm"))
-    assert classify(ds) == NOT_SR
+    assert classify(ds) == ObjectKind.NOT_SR
     with pytest.raises(NotADoseReport, match="not a structured report"):
         read_ct_dose_report(ds)
 
@@ -510,3 +505,11 @@ def test_srt_and_sct_codes_of_the_same_concept_match():
     assert sr.same_concept(Code("R-0038D", "SRT", "Yes"), Code("373066001", "SCT", "Yes"))
     assert not sr.same_concept(Code("R-0038D", "SRT", "Yes"), Code("373067005", "SCT", "No"))
     assert not sr.same_concept(Code("113830", "DCM", None), Code("113830", "99PRIVATE", None))
+
+
+def test_one_snomed_table_serves_ct_and_projection_concepts():
+    """PS3.16 Annex O pairs: Mammography P5-40010 = 71651007, Fluoroscopy P5-06000 = 44491008,
+    Laterality G-C171 = 272741003. The projection templates used to keep a table of their own."""
+    assert sr.same_concept(Code("P5-40010", "SRT", "Mammography"), Code("71651007", "SCT", None))
+    assert sr.same_concept(Code("P5-06000", "SRT", "Fluoroscopy"), Code("44491008", "SCT", None))
+    assert sr.same_concept(Code("G-C171", "SRT", "Laterality"), Code("272741003", "SCT", None))

@@ -25,7 +25,7 @@ from pydicom.filewriter import write_dataset
 from pydicom.tag import Tag
 
 from conftest import corpus_dir
-from orthanc_rem.extraction.dose_object import read_dicom_file
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dx_image import read_dx_image
 from orthanc_rem.extraction.mg_image import read_mg_image
 from orthanc_rem.extraction.philips_ct import read_philips_ct_dose_info

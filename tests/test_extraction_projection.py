@@ -23,7 +23,8 @@ from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
 import sr_facts
-from orthanc_rem.extraction.dose_object import OTHER_SR, PROJECTION, classify, read_dicom_file
+from orthanc_rem.extraction.classification import ObjectKind, classify
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.projection_records import ProjectionDoseReport
 from orthanc_rem.extraction.projection_report import projection_modality, read_projection_dose_report
 from orthanc_rem.extraction.records import Code, ExtractionError, NotADoseReport
@@ -157,7 +158,7 @@ def approx(expected: object) -> object:
 @pytest.mark.parametrize("name", PROJECTION_FILES)
 def test_modality_is_decided_from_the_content(corpus, name):
     ds = read_dicom_file(corpus(name))
-    assert classify(ds) == PROJECTION
+    assert classify(ds) == ObjectKind.PROJECTION
     report = read_projection_dose_report(ds)
     assert report.modality == MODALITIES[name]
     assert projection_modality(report.dose) == report.modality
@@ -657,7 +658,7 @@ def test_siemens_arcadis_radiation_summary_is_not_a_dose_report(corpus):
     """An Enhanced SR with a private "Radiation Summary Report" root (C-10, 99SMS_RADSUM): no TID 10001,
     no X-Ray Radiation Dose Report root, so nothing the importer can read as projection dose."""
     ds = read_dicom_file(corpus("RF-ESR-Siemens-Varic.dcm"))
-    assert classify(ds) == OTHER_SR
+    assert classify(ds) == ObjectKind.OTHER_SR
     with pytest.raises(NotADoseReport, match="not a radiation dose report"):
         read_projection_dose_report(ds)
 

@@ -20,7 +20,8 @@ from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
 import sr_facts
-from orthanc_rem.extraction.dose_object import read_ct_dose_report, read_dicom_file
+from orthanc_rem.extraction.ct_report import read_ct_dose_report
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dx_image import read_dx_image
 from orthanc_rem.extraction.mg_image import read_mg_image
 from orthanc_rem.extraction.projection_report import read_projection_dose_report

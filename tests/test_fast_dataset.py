@@ -24,9 +24,10 @@ from pydicom.tag import Tag
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from conftest import corpus_files
-from orthanc_rem.extraction import dose_object, sr
+from orthanc_rem.extraction import dicom_file, sr
+from orthanc_rem.extraction.ct_report import read_ct_dose_report
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dispatch import extract
-from orthanc_rem.extraction.dose_object import read_ct_dose_report, read_dicom_file
 from orthanc_rem.extraction.fast_dataset import FastDataset, UnsupportedEncoding, read_fast
 from orthanc_rem.extraction.records import ExtractionError
 from test_extraction_ct import CT_FILES
@@ -36,7 +37,7 @@ CORPUS = [path.name for path in corpus_files()]
 #: Endian, RF report) is also that of RF-No-kVp-and-others.dcm, which every test does read.
 ELEMENT_BY_ELEMENT = [name for name in CORPUS if name != "RF-Pat-Orientation-Modifier-Missing.dcm"]
 
-#: Every top-level attribute headers.py, dose_object.py and ingest.py read.
+#: Every top-level attribute headers.py, classification.py, report_parts.py and ingest.py read.
 HEADER_KEYWORDS = [
     "SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "StudyDate", "StudyTime",
     "AccessionNumber", "StudyID", "StudyDescription", "ReferringPhysicianName", "PerformingPhysicianName",
@@ -362,7 +363,7 @@ def test_reader_switch(corpus, monkeypatch):
     path = corpus("CT-RDSR-Siemens-Multi-2.dcm")
     assert isinstance(read_dicom_file(path), FastDataset)
     assert type(read_dicom_file(path, reader="pydicom")) is FileDataset
-    monkeypatch.setattr(dose_object, "READER", "pydicom")
+    monkeypatch.setattr(dicom_file, "READER", "pydicom")
     assert type(read_dicom_file(path)) is FileDataset
     with pytest.raises(ValueError, match="reader"):
         read_dicom_file(path, reader="dcmtk")

@@ -49,8 +49,8 @@ def test_a_cumulative_series_rebuilt_in_one_transaction_keeps_only_the_longest_r
     before): stored one after the other inside the swap's single transaction, the updated-RDSR
     rule must still see the report stored a moment earlier and replace it."""
     import sr_facts
+    from orthanc_rem.extraction.dicom_file import read_dicom_file
     from orthanc_rem.extraction.dispatch import extract
-    from orthanc_rem.extraction.dose_object import read_dicom_file
 
     names = [f"CT-RDSR-Siemens-Multi-{n}.dcm" for n in (1, 2, 3)]
     reports = [extract(read_dicom_file(corpus(name)))[1] for name in names]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import sr_facts
 from orthanc_rem import import_settings, model, persistence
 from orthanc_rem.config import Settings
-from orthanc_rem.extraction.dose_object import read_dicom_file
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.projection_report import read_projection_dose_report
 from orthanc_rem_web.app import create_app
 

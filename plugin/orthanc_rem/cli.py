@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import database, model, strict_json
 from orthanc_rem.config import Settings, load_settings, read_orthanc_configuration
+from orthanc_rem.outcome import Outcome
 
 DESCRIPTION = """\
 Radiation exposure monitoring for Orthanc, from the command line: import archives of dose objects
@@ -153,7 +154,7 @@ def command_import(args: argparse.Namespace, service: Service) -> int:
         print(f"{path}: {outcome.outcome}{detail}")
     summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
     print(f"orthanc-rem import: {summary or 'nothing to import'}")
-    return 1 if counts["failed"] or counts["missing"] else 0
+    return 1 if counts[Outcome.FAILED] or counts["missing"] else 0
 
 
 def command_dump(args: argparse.Namespace, service: Service) -> int:
@@ -183,7 +184,7 @@ def command_reprocess(args: argparse.Namespace, service: Service) -> int:
         args.orthanc or service.settings.orthanc_url, args.orthanc_auth or service.orthanc_authorization()
     )
     if args.rejected:
-        outcomes = REJECTED_OUTCOMES if args.include_not_dose_reports else ("failed",)
+        outcomes = REJECTED_OUTCOMES if args.include_not_dose_reports else (Outcome.FAILED,)
         results = retry_rejected(sessions, client, outcomes)
     else:
         results = reprocess_studies(sessions, client, None if args.all else args.study)
@@ -196,7 +197,7 @@ def command_reprocess(args: argparse.Namespace, service: Service) -> int:
             counts[result.outcome] += 1
             print(f"{result.source}: {result.outcome}{f' ({result.reason})' if result.reason else ''}")
     print(f"orthanc-rem reprocess: {', '.join(f'{n} {w}' for w, n in sorted(counts.items())) or 'nothing to do'}")
-    return 1 if counts["failed"] else 0
+    return 1 if counts[Outcome.FAILED] else 0
 
 
 def command_reconcile(args: argparse.Namespace, service: Service) -> int:

@@ -20,11 +20,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import model, persistence
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dispatch import UnmatchedObject, extract
-from orthanc_rem.extraction.dose_object import read_dicom_file
 from orthanc_rem.extraction.records import ExtractionError, NotADoseReport
 from orthanc_rem.extraction.routing import RouteKind
 from orthanc_rem.extraction.sr import clean_text
+from orthanc_rem.outcome import EXTRACTED, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,7 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, Interface
 @dataclass(frozen=True)
 class ObjectOutcome:
     source: str
-    # imported | replaced | duplicate | superseded | not_dose_report | unmatched | ignored | failed
-    outcome: str
+    outcome: Outcome
     reason: str = ""
     study_id: int | None = None
     sop_instance_uid: str | None = None
@@ -45,12 +45,12 @@ class ObjectOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.outcome != "failed"
+        return self.outcome != Outcome.FAILED
 
     @property
     def extracted(self) -> bool:
         """The object's content is in the database (now or from an earlier copy)."""
-        return self.outcome in ("imported", "replaced", "duplicate", "superseded")
+        return self.outcome in EXTRACTED
 
 
 def ingest_object(
@@ -71,22 +71,22 @@ def ingest_object(
         route = taken.kind
         with sessions() as session:
             result = persistence.store_report(session, report, orthanc_id, source)
-        if result.outcome == "duplicate" and orthanc_id is not None:
+        if result.outcome == Outcome.DUPLICATE and orthanc_id is not None:
             _record_duplicate(sessions, source, result.detail, orthanc_id, sop_instance_uid, sop_class_uid)
         return ObjectOutcome(source, result.outcome, result.detail, result.study_id, sop_instance_uid, route)
     except DATABASE_UNAVAILABLE:
         raise
     except UnmatchedObject as exc:
-        outcome = _reject(sessions, source, "unmatched", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
+        outcome = _reject(sessions, source, Outcome.UNMATCHED, str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
         return replace(outcome, route=RouteKind.UNMATCHED)
     except NotADoseReport as exc:
-        return _reject(sessions, source, "not_dose_report", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
+        return _reject(sessions, source, Outcome.NOT_DOSE_REPORT, str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
     except ExtractionError as exc:
-        return _reject(sessions, source, "failed", str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
+        return _reject(sessions, source, Outcome.FAILED, str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
     except Exception as exc:  # noqa: BLE001 - any other failure is kept with its reason, never lost
         log.debug("import of %s failed", source, exc_info=True)  # the reason is kept; the stack for debugging
         reason = f"{type(exc).__name__}: {exc}"
-        return _reject(sessions, source, "failed", reason, orthanc_id, sop_instance_uid, sop_class_uid)
+        return _reject(sessions, source, Outcome.FAILED, reason, orthanc_id, sop_instance_uid, sop_class_uid)
 
 
 def _record_duplicate(
@@ -104,13 +104,13 @@ def _record_duplicate(
         processed = model.ProcessedObject.orthanc_id
         if session.scalar(select(processed).where(processed == orthanc_id).limit(1)) is not None:
             return
-    _reject(sessions, source, "duplicate", reason, orthanc_id, sop_instance_uid, sop_class_uid)
+    _reject(sessions, source, Outcome.DUPLICATE, reason, orthanc_id, sop_instance_uid, sop_class_uid)
 
 
 def _reject(
     sessions: sessionmaker[Session],
     source: str,
-    outcome: str,
+    outcome: Outcome,
     reason: str,
     orthanc_id: str | None,
     sop_instance_uid: str | None,

@@ -15,9 +15,10 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
+from orthanc_rem.outcome import Outcome
 
 #: Recorded outcomes (``rejected_object.outcome``) that are counted but not listed as "not imported".
-NOT_LISTED = ("unmatched",)
+NOT_LISTED = (Outcome.UNMATCHED,)
 
 
 def ingest_status(session: Session) -> dict[str, Any]:
@@ -29,8 +30,8 @@ def ingest_status(session: Session) -> dict[str, Any]:
     return {
         "processed_objects": processed,
         "objects_with_warnings": warned,
-        "failed_objects": by_outcome.get("failed", 0),
+        "failed_objects": by_outcome.get(Outcome.FAILED, 0),
         "not_imported_objects": sum(n for outcome, n in by_outcome.items() if outcome not in NOT_LISTED),
-        "unmatched_objects": by_outcome.get("unmatched", 0),
+        "unmatched_objects": by_outcome.get(Outcome.UNMATCHED, 0),
         "not_imported_by_outcome": {o: n for o, n in sorted(by_outcome.items()) if o not in NOT_LISTED},
     }

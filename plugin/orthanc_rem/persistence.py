@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,8 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from orthanc_rem import bulk_rows, ct_rows, identifiable_data, model, projection_rows
 from orthanc_rem.extraction import projection_records, records
 from orthanc_rem.model.common import code_fields
-
-Outcome = Literal["imported", "replaced", "duplicate", "superseded"]
+from orthanc_rem.outcome import Outcome
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def store_report(
     except IntegrityError:
         # Another worker committed the same SOP instance between our check and our insert.
         session.rollback()
-        return IngestResult("duplicate", None, "already processed (concurrent import)")
+        return IngestResult(Outcome.DUPLICATE, None, "already processed (concurrent import)")
     except BaseException:
         session.rollback()
         raise
@@ -87,7 +86,7 @@ def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) 
         select(model.ProcessedObject.study_fk).where(model.ProcessedObject.sop_instance_uid == report.sop_instance_uid)
     )
     if known_study is not None:
-        return IngestResult("duplicate", known_study, "SOP Instance UID already processed")
+        return IngestResult(Outcome.DUPLICATE, known_study, "SOP Instance UID already processed")
     equipment = _equipment(session, report.equipment)
     study = _locked_study(session, report, equipment.id)
 
@@ -98,11 +97,11 @@ def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) 
         result = _add_dose_report(study, collection, row, report, lambda dose: dose.source_kind == "rdsr")
     else:
         result = _add_image(study, report)
-    if result.outcome in ("imported", "replaced"):
+    if result.outcome in (Outcome.IMPORTED, Outcome.REPLACED):
         policy = identifiable_data.policy_cache.get(session)
         _update_study_header(study, report, equipment, policy)
         _set_patient(study, report.patient, policy)
-    if result.outcome not in ("imported", "replaced") and not (
+    if result.outcome not in (Outcome.IMPORTED, Outcome.REPLACED) and not (
         study.ct_radiation_doses or study.projection_xray_radiation_doses
     ):
         # Imported and replaced reports were just written; every other outcome above leaves the
@@ -143,7 +142,7 @@ def _add_dose_report(
     for existing in [dose for dose in collection if same_kind(dose)]:
         old_uids = {e.irradiation_event_uid for e in existing.events if e.irradiation_event_uid}
         if new_uids and new_uids <= old_uids:
-            return IngestResult("superseded", study.id, f"all events already stored (report {existing.id})")
+            return IngestResult(Outcome.SUPERSEDED, study.id, f"all events already stored (report {existing.id})")
         if old_uids and old_uids < new_uids:
             replaced.append(existing)
     for existing in replaced:
@@ -154,8 +153,8 @@ def _add_dose_report(
     # ``_locked_study`` reloads the study with ``populate_existing``.
     bulk_rows.insert_rows(object_session(study), [row], study_fk=study.id)  # type: ignore[arg-type]
     if replaced:
-        return IngestResult("replaced", study.id, f"replaced {len(replaced)} older cumulative report(s)")
-    return IngestResult("imported", study.id)
+        return IngestResult(Outcome.REPLACED, study.id, f"replaced {len(replaced)} older cumulative report(s)")
+    return IngestResult(Outcome.IMPORTED, study.id)
 
 
 def _add_image(study: model.Study, report: projection_records.ProjectionDoseReport) -> IngestResult:
@@ -169,14 +168,14 @@ def _add_image(study: model.Study, report: projection_records.ProjectionDoseRepo
         dose = projection_rows.radiation_dose_row(report)
         study.projection_xray_radiation_doses.append(dose)
         projection_rows.recompute_image_accumulation(dose)
-        return IngestResult("imported", study.id)
+        return IngestResult(Outcome.IMPORTED, study.id)
     stored = {e.irradiation_event_uid for e in dose.events if e.irradiation_event_uid}
     new_events = [e for e in report.dose.events if not e.irradiation_event_uid or e.irradiation_event_uid not in stored]
     if not new_events:
-        return IngestResult("superseded", study.id, "this exposure is already stored")
+        return IngestResult(Outcome.SUPERSEDED, study.id, "this exposure is already stored")
     dose.events.extend(projection_rows.event_row(e) for e in new_events)
     projection_rows.recompute_image_accumulation(dose)
-    return IngestResult("imported", study.id)
+    return IngestResult(Outcome.IMPORTED, study.id)
 
 
 def effective_modality(content_modality: str, user_defined_modality: str | None) -> str:
@@ -339,7 +338,7 @@ def record_rejection(
     session: Session,
     *,
     source: str,
-    outcome: str,
+    outcome: Outcome,
     reason: str,
     orthanc_id: str | None = None,
     sop_instance_uid: str | None = None,

@@ -16,15 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import model, persistence
+from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dispatch import extract
-from orthanc_rem.extraction.dose_object import read_dicom_file
 from orthanc_rem.extraction.records import NotADoseReport
 from orthanc_rem.ingest import ObjectOutcome, ingest_object
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
+from orthanc_rem.outcome import Outcome
 
 #: What ``retry_rejected`` can re-run: objects that failed, and objects found not to be a dose
 #: report (worth another look once an importer for them exists).
-REJECTED_OUTCOMES = ("failed", "not_dose_report")
+REJECTED_OUTCOMES = (Outcome.FAILED, Outcome.NOT_DOSE_REPORT)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def _reprocess_study(
             yield StudySkipped(study_id, f"object {sop_instance_uid} cannot be read from Orthanc ({exc}); kept as is")
             return
         except Exception as exc:  # noqa: BLE001 - whatever the extractor raises, the study stays as it was
-            outcome = "not_dose_report" if isinstance(exc, NotADoseReport) else "failed"
+            outcome = Outcome.NOT_DOSE_REPORT if isinstance(exc, NotADoseReport) else Outcome.FAILED
             yield ObjectOutcome(source, outcome, f"{type(exc).__name__}: {exc}", study_id, sop_instance_uid)
             yield StudySkipped(study_id, f"object {sop_instance_uid} could not be extracted again; kept as is")
             return
@@ -86,7 +87,7 @@ def _reprocess_study(
 
 
 def retry_rejected(
-    sessions: sessionmaker[Session], client: OrthancClient, outcomes: Iterable[str] = ("failed",)
+    sessions: sessionmaker[Session], client: OrthancClient, outcomes: Iterable[Outcome] = (Outcome.FAILED,)
 ) -> Iterator[ObjectOutcome | StudySkipped]:
     """Run objects that were not imported, and that Orthanc still holds, through extraction again.
 
@@ -107,6 +108,6 @@ def retry_rejected(
         try:
             content = client.instance_file(orthanc_id)
         except (OrthancHttpError, OrthancUnavailable) as exc:
-            yield ObjectOutcome(source, "failed", f"cannot be read from Orthanc: {exc}")
+            yield ObjectOutcome(source, Outcome.FAILED, f"cannot be read from Orthanc: {exc}")
             continue
         yield ingest_object(sessions, content, source=source, orthanc_id=orthanc_id)

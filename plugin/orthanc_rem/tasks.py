@@ -24,6 +24,7 @@ from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, r
 from orthanc_rem.identifiable_data import deletion_policy_cache
 from orthanc_rem.ingest import DATABASE_UNAVAILABLE, ObjectOutcome, ingest_object
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
+from orthanc_rem.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
 
 def log_outcome(outcome: ObjectOutcome) -> None:
     """The one line per object an operator reads (and greps: ``orthanc:<id>: <outcome>``)."""
-    level = logging.WARNING if outcome.outcome == "failed" else logging.INFO
+    level = logging.WARNING if outcome.outcome == Outcome.FAILED else logging.INFO
     study = f" (study {outcome.study_id})" if outcome.study_id is not None else ""
     reason = f" {outcome.reason}" if outcome.reason else ""
     log.log(level, "%s: %s%s%s", outcome.source, outcome.outcome, study, reason)
@@ -180,12 +181,12 @@ def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_
             # (A secondary capture needs its header: Philips dose info or Hologic projection?)
             taken = route_from_orthanc(sop_class_uid, None, None, None, None)
             if not taken.matched:
-                outcome = ObjectOutcome(source, "unmatched", taken.reason, route=RouteKind.UNMATCHED)
+                outcome = ObjectOutcome(source, Outcome.UNMATCHED, taken.reason, route=RouteKind.UNMATCHED)
                 with sessions() as session:
                     persistence.record_rejection(
                         session,
                         source=source,
-                        outcome="unmatched",
+                        outcome=Outcome.UNMATCHED,
                         reason=taken.reason,
                         orthanc_id=orthanc_id,
                         sop_class_uid=sop_class_uid,
@@ -195,7 +196,7 @@ def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_
         content = client.instance_file(orthanc_id)
     except OrthancHttpError as exc:
         if exc.status == 404:
-            return ObjectOutcome(source, "ignored", "deleted from Orthanc before processing")
+            return ObjectOutcome(source, Outcome.IGNORED, "deleted from Orthanc before processing")
         raise OrthancUnavailable(str(exc)) from exc
     outcome = ingest_object(sessions, content, source=source, orthanc_id=orthanc_id)
     _apply_deletion_policy(sessions, client, orthanc_id, outcome)
@@ -207,7 +208,7 @@ def _apply_deletion_policy(
 ) -> None:
     """Delete from Orthanc what the settings say, and only what was extracted (or matched nothing):
     an object that failed, or was judged "not a dose report", is always kept for a re-run."""
-    if not (outcome.extracted or outcome.outcome == "unmatched"):
+    if not (outcome.extracted or outcome.outcome == Outcome.UNMATCHED):
         return
     with sessions() as session:
         policy = deletion_policy_cache.get(session)

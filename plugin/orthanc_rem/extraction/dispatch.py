@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from orthanc_rem.extraction import dose_object
+from orthanc_rem.extraction import classification
+from orthanc_rem.extraction.classification import ObjectKind
+from orthanc_rem.extraction.ct_report import read_ct_dose_report
 from orthanc_rem.extraction.dx_image import read_dx_image
 from orthanc_rem.extraction.mg_image import read_mg_image
 from orthanc_rem.extraction.philips_ct import read_philips_ct_dose_info
@@ -28,12 +30,12 @@ def extract(ds: Dataset) -> tuple[Route, DoseReport]:
     """The route taken and the report read; NotADoseReport / UnmatchedObject / ExtractionError otherwise."""
     taken = route(ds)
     if taken.kind is RouteKind.RDSR:
-        found = dose_object.classification(ds)
-        if found.kind == dose_object.CT:
-            return taken, dose_object.read_ct_dose_report(ds)
-        if found.kind == dose_object.PROJECTION:
-            return taken, read_projection_dose_report(ds)
-        if found.kind == dose_object.BROKEN_DOSE_REPORT:
+        found = classification.classification(ds)  # once: the report readers are handed the result
+        if found.kind is ObjectKind.CT:
+            return taken, read_ct_dose_report(ds, found)
+        if found.kind is ObjectKind.PROJECTION:
+            return taken, read_projection_dose_report(ds, found)
+        if found.kind is ObjectKind.BROKEN_DOSE_REPORT:
             raise ExtractionError(found.reason)
         raise NotADoseReport(found.reason)
     if taken.kind is RouteKind.DX_IMAGE:

@@ -109,7 +109,7 @@ def _pydicom_has_default_configuration() -> bool:
 
 
 def _truncated(tag: int, length: int, missing: int) -> ExtractionError:
-    """Worded as ``dose_object._check_not_truncated`` words it for the pydicom reader."""
+    """Worded as ``dicom_file._check_not_truncated`` words it for the pydicom reader."""
     return ExtractionError(
         f"truncated DICOM file: element ({tag >> 16:04X},{tag & 0xFFFF:04X}) declares {length} bytes "
         f"but the data ends {missing} bytes early"

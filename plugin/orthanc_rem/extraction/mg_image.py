@@ -6,7 +6,7 @@ breast thickness included (manual L6208-6215, PS3.3 C.8.11.7 Mammography Image m
 Hologic Selenia and Siemens Inspiration (L3451-3461); it also reads Hologic's DBT projection objects,
 which are Secondary Captures with Modality MG (manual #86, #125, #411).
 
-The projection image header is read by :mod:`dx_image`; this module adds the mammography concepts
+The projection image header is read by :mod:`image_headers`; this module adds the mammography concepts
 (TID 10003 with the mammography rows of 10003b/c): average glandular dose, compression, the breast
 laterality that the per-breast accumulated AGD depends on, and the mammography views.
 """
@@ -18,7 +18,7 @@ import struct
 
 from pydicom.dataset import Dataset
 
-from orthanc_rem.extraction.dx_image import (
+from orthanc_rem.extraction.image_headers import (
     DGY_TO_MGY,
     STATIONARY_ACQUISITION,
     header_number,

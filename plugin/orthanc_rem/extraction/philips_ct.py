@@ -25,8 +25,8 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_sequence
 from pydicom.sequence import Sequence
 
-from orthanc_rem.extraction.dx_image import COPIED_FROM_IMAGE_ATTRIBUTES, STUDY_SCOPE, header_number, header_text
 from orthanc_rem.extraction.headers import read_equipment, read_patient, read_study
+from orthanc_rem.extraction.image_headers import COPIED_FROM_IMAGE_ATTRIBUTES, STUDY_SCOPE, header_number, header_text
 from orthanc_rem.extraction.records import (
     Code,
     CtAccumulatedDose,

@@ -1,7 +1,7 @@
 """A projection X-ray dose report (RF, DX or MG RDSR) from a DICOM object.
 
-``read_projection_dose_report`` is to projection reports what ``dose_object.read_ct_dose_report`` is
-to CT: it recognises the object with ``dose_object.classification`` (TID 10001 template identifier,
+``read_projection_dose_report`` is to projection reports what ``ct_report.read_ct_dose_report`` is
+to CT: it recognises the object with ``classification.classification`` (TID 10001 template identifier,
 or the root containers when the Content Template Sequence is absent, as in the GE OEC Elite report),
 reads the header modules with ``headers`` and the content tree with ``tid10001``, and decides which
 modality the content describes with ``projection_modality``.
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from orthanc_rem.extraction import projection_sr as psr
 from orthanc_rem.extraction import sr
-from orthanc_rem.extraction.dose_object import PROJECTION, read_report_parts
+from orthanc_rem.extraction.classification import Classification, ObjectKind, classification
 from orthanc_rem.extraction.projection_records import ProjectionDoseReport, ProjectionXRayRadiationDose
+from orthanc_rem.extraction.report_parts import read_report_parts
 from orthanc_rem.extraction.tid10001 import (
     FLUOROSCOPY_GUIDED_SYSTEM,
     MAMMOGRAPHY,
@@ -27,14 +27,16 @@ from orthanc_rem.extraction.tid10003 import is_fluoroscopy
 RF, DX, MG = "RF", "DX", "MG"
 
 
-def read_projection_dose_report(ds: Dataset) -> ProjectionDoseReport:
+def read_projection_dose_report(ds: Dataset, found: Classification | None = None) -> ProjectionDoseReport:
     """Headers plus the TID 10001 tree of one projection X-ray dose report.
 
     Not a projection report (CT, image, other SR such as the Siemens Arcadis "Radiation Summary
     Report" Enhanced SR): :class:`NotADoseReport`. A report whose tree cannot be read:
-    :class:`ExtractionError` naming the item.
+    :class:`ExtractionError` naming the item. ``found``: the object's classification, when the
+    caller made it already.
     """
-    parts = read_report_parts(ds, PROJECTION, "TID 10001", read_projection_xray_radiation_dose)
+    found = found or classification(ds)
+    parts = read_report_parts(ds, found, ObjectKind.PROJECTION, "TID 10001", read_projection_xray_radiation_dose)
     return ProjectionDoseReport(
         sop_instance_uid=parts.sop_instance_uid,
         sop_class_uid=parts.sop_class_uid,
@@ -72,7 +74,7 @@ def projection_modality(dose: ProjectionXRayRadiationDose) -> str:
     (manual L2914-2991, "Dual" systems); that is persistence's business, not extraction's.
     """
     if (
-        psr.is_concept(dose.procedure_reported, MAMMOGRAPHY)
+        sr.same_concept(dose.procedure_reported, MAMMOGRAPHY)
         or any(a.mammography for a in dose.accumulations)
         or any(e.source is not None and e.source.average_glandular_dose_mgy is not None for e in dose.events)
     ):

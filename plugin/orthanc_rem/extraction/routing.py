@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from orthanc_rem.extraction.dose_object import ENHANCED_SR, X_RAY_RADIATION_DOSE_SR
+from orthanc_rem.extraction.classification import ENHANCED_SR, X_RAY_RADIATION_DOSE_SR
 from orthanc_rem.extraction.sr import clean_text, dataset_text
 
 COMPUTED_RADIOGRAPHY_IMAGE = "1.2.840.10008.5.1.4.1.1.1"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from orthanc_rem.extraction import projection_sr as psr
 from orthanc_rem.extraction import sr
 from orthanc_rem.extraction.projection_records import (
     AccumulatedXRayDose,
@@ -166,7 +165,7 @@ def read_accumulated_xray_dose(container: ContentItem, warnings: list[str]) -> A
         dose_area_product_total_gym2=_dose(container, DOSE_AREA_PRODUCT_TOTAL, "Gy.m2", warnings),
         dose_rp_total_gy=_dose(container, DOSE_RP_TOTAL, "Gy", warnings),
         total_number_of_radiographic_frames=_frames(frames, warnings),
-        reference_point_definition=read_item(reference_point, psr.display, warnings)
+        reference_point_definition=read_item(reference_point, sr.display, warnings)
         if reference_point is not None
         else None,
         mammography=read_accumulated_mammography_xray_dose(container, warnings),
@@ -184,8 +183,8 @@ def read_accumulated_mammography_xray_dose(
     doses = []
     for number, item in enumerate(sr.children(container, ACCUMULATED_AVERAGE_GLANDULAR_DOSE), start=1):
         with sr.within(f"Accumulated Average Glandular Dose #{number}"):
-            values = read_item(item, lambda found: psr.values_in(found, "mGy"), warnings, required=True) or ()
-            laterality = psr.first_child(item, LATERALITY, warnings)
+            values = read_item(item, lambda found: sr.values_in(found, "mGy"), warnings, required=True) or ()
+            laterality = sr.first_child(item, LATERALITY, warnings)
         if laterality is None:
             warnings.append(f"Accumulated Average Glandular Dose #{number} without Laterality (mandatory)")
         doses.append(
@@ -203,10 +202,10 @@ def read_calibration(container: ContentItem, warnings: list[str]) -> XRayCalibra
     return XRayCalibration(
         dose_measurement_device=child_value(container, DOSE_MEASUREMENT_DEVICE, sr.code, warnings),
         calibration_date=child_value(container, CALIBRATION_DATE, sr.datetime_, warnings),
-        calibration_factor=read_item(factor, psr.dimensionless, warnings) if factor is not None else None,
+        calibration_factor=read_item(factor, sr.dimensionless, warnings) if factor is not None else None,
         calibration_uncertainty_percent=_technique(container, CALIBRATION_UNCERTAINTY, "%", warnings),
-        calibration_responsible_party=child_value(container, CALIBRATION_RESPONSIBLE_PARTY, psr.display, warnings),
-        calibration_protocol=child_value(container, CALIBRATION_PROTOCOL, psr.display, warnings),
+        calibration_responsible_party=child_value(container, CALIBRATION_RESPONSIBLE_PARTY, sr.display, warnings),
+        calibration_protocol=child_value(container, CALIBRATION_PROTOCOL, sr.display, warnings),
     )
 
 
@@ -247,13 +246,13 @@ def _scope_uid(scope: ContentItem | None) -> str | None:
         return None
     for item in scope.get("ContentSequence") or ():
         if sr.clean_text(item.get("ValueType")) in ("UIDREF", "TEXT"):
-            return psr.display(item)
+            return sr.display(item)
     return None
 
 
 def _frames(item: ContentItem | None, warnings: list[str]) -> int | None:
     """Total Number of Radiographic Frames; GE Super-C writes it as "0.00". May be absent (#556)."""
-    value = read_item(item, psr.dimensionless, warnings) if item is not None else None
+    value = read_item(item, sr.dimensionless, warnings) if item is not None else None
     if value is None:
         return None
     if value != int(value):
@@ -263,8 +262,8 @@ def _frames(item: ContentItem | None, warnings: list[str]) -> int | None:
 
 
 def _dose(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> float | None:
-    return psr.child_num(parent, concept, unit, warnings)
+    return sr.child_num(parent, concept, unit, warnings)
 
 
 def _technique(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> float | None:
-    return psr.child_num(parent, concept, unit, warnings, required=False)
+    return sr.child_num(parent, concept, unit, warnings, required=False)

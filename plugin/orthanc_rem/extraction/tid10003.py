@@ -4,7 +4,7 @@ TID 10003A (detector), 10003B (source, with its X-Ray Filters containers) and 10
 the CID 10008 dose-related distances) add their rows directly to the Irradiation Event X-Ray Data
 container: they are read here from the same container, one function per template. Concept codes are
 PS3.16's, checked against the DICOM code dictionary shipped with pydicom; SNOMED concepts are written
-in their SCT form and match the SRT form of older reports (``projection_sr.SCT_TO_SRT``).
+in their SCT form and match the SRT form of older reports (``sr.SRT_TO_SCT``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from orthanc_rem.extraction import projection_sr as psr
 from orthanc_rem.extraction import sr
 from orthanc_rem.extraction.projection_records import (
     ProjectionIrradiationEvent,
@@ -138,11 +137,11 @@ def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]
     return ProjectionIrradiationEvent(
         acquisition_plane=plane,
         irradiation_event_uid=uid,
-        irradiation_event_label=child_value(container, IRRADIATION_EVENT_LABEL, psr.display, warnings),
+        irradiation_event_label=child_value(container, IRRADIATION_EVENT_LABEL, sr.display, warnings),
         date_time_started=child_value(container, DATETIME_STARTED, sr.datetime_, warnings),
         irradiation_event_type=event_type,
-        acquisition_protocol=child_value(container, ACQUISITION_PROTOCOL, psr.display, warnings),
-        anatomical_structure=_code(psr.first_child(container, ANATOMICAL_STRUCTURE, warnings), warnings),
+        acquisition_protocol=child_value(container, ACQUISITION_PROTOCOL, sr.display, warnings),
+        anatomical_structure=_code(sr.first_child(container, ANATOMICAL_STRUCTURE, warnings), warnings),
         laterality=_laterality(container, warnings),
         image_view=_code(image_view, warnings),
         image_view_modifiers=tuple(
@@ -157,10 +156,10 @@ def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]
         patient_orientation=_code(orientation, warnings),
         patient_orientation_modifier=_nested_code(orientation, container, PATIENT_ORIENTATION_MODIFIER, warnings),
         target_region=child_value(container, TARGET_REGION, sr.code, warnings),
-        dose_area_product_gym2=psr.child_num(container, DOSE_AREA_PRODUCT, "Gy.m2", warnings),
+        dose_area_product_gym2=sr.child_num(container, DOSE_AREA_PRODUCT, "Gy.m2", warnings),
         half_value_layer_mm=_technique(container, HALF_VALUE_LAYER, "mm", warnings),
         patient_equivalent_thickness_mm=_technique(container, PATIENT_EQUIVALENT_THICKNESS, "mm", warnings),
-        entrance_exposure_at_rp_mgy=psr.child_num(
+        entrance_exposure_at_rp_mgy=sr.child_num(
             container, ENTRANCE_EXPOSURE_AT_RP, "mGy", warnings, required=False
         ),
         reference_point_definition=source.reference_point_definition,
@@ -175,7 +174,7 @@ def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]
 
 def is_fluoroscopy(event: ProjectionIrradiationEvent) -> bool:
     """Irradiation Event Type (CID 10002) is Fluoroscopy, in its SCT or SRT (P5-06000) coding."""
-    return psr.is_concept(event.irradiation_event_type, FLUOROSCOPY)
+    return sr.same_concept(event.irradiation_event_type, FLUOROSCOPY)
 
 
 def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySource:
@@ -191,14 +190,14 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
     pulses (#379; manual L5124-5167: exposure time is the beam-on time, irradiation duration the pedal
     time, and both are shown). Exposure Time is row 113824; Siemens still sends the retired 113735.
     """
-    kvp_values = psr.child_nums(container, KVP, "kV", warnings)
-    current_values = psr.child_nums(container, XRAY_TUBE_CURRENT, "mA", warnings)
-    pulse_width_values = psr.child_nums(container, PULSE_WIDTH, "ms", warnings)
-    exposure_values = psr.child_nums(container, EXPOSURE, "uA.s", warnings)
+    kvp_values = sr.child_nums(container, KVP, "kV", warnings)
+    current_values = sr.child_nums(container, XRAY_TUBE_CURRENT, "mA", warnings)
+    pulse_width_values = sr.child_nums(container, PULSE_WIDTH, "ms", warnings)
+    exposure_values = sr.child_nums(container, EXPOSURE, "uA.s", warnings)
     pulses = first_child(container, NUMBER_OF_PULSES, warnings)
-    number_of_pulses = read_item(pulses, psr.dimensionless, warnings) if pulses is not None else None
-    current = psr.mean_without_zeros(current_values)
-    pulse_width = psr.mean_without_zeros(pulse_width_values)
+    number_of_pulses = read_item(pulses, sr.dimensionless, warnings) if pulses is not None else None
+    current = sr.mean_without_zeros(current_values)
+    pulse_width = sr.mean_without_zeros(pulse_width_values)
     exposure_time = _technique(container, EXPOSURE_TIME, "ms", warnings)
     if exposure_time is None:
         exposure_time = _technique(container, EXPOSURE_TIME_RETIRED, "ms", warnings)
@@ -212,17 +211,17 @@ def read_xray_source_data(container: ContentItem, warnings: list[str]) -> XRaySo
     if height is None and width is None and area is None:
         height, width, area = philips_collimated_field(container, warnings)
     return XRaySource(
-        dose_rp_gy=psr.child_num(container, DOSE_RP, "Gy", warnings),
-        reference_point_definition=read_item(reference_point, psr.display, warnings)
+        dose_rp_gy=sr.child_num(container, DOSE_RP, "Gy", warnings),
+        reference_point_definition=read_item(reference_point, sr.display, warnings)
         if reference_point is not None
         else None,
-        average_glandular_dose_mgy=psr.child_num(container, AVERAGE_GLANDULAR_DOSE, "mGy", warnings),
+        average_glandular_dose_mgy=sr.child_num(container, AVERAGE_GLANDULAR_DOSE, "mGy", warnings),
         fluoro_mode=child_value(container, FLUORO_MODE, sr.code, warnings),
         pulse_rate_per_s=_technique(container, PULSE_RATE, "{pulse}/s", warnings),
         number_of_pulses=number_of_pulses,
         derivation=child_value(pulses, DERIVATION, sr.code, warnings) if pulses is not None else None,
         irradiation_duration_s=_technique(container, IRRADIATION_DURATION, "s", warnings),
-        kvp_kv=psr.mean_without_zeros(kvp_values),
+        kvp_kv=sr.mean_without_zeros(kvp_values),
         kvp_values_kv=kvp_values,
         xray_tube_current_ma=current,
         xray_tube_current_values_ma=current_values,
@@ -319,9 +318,9 @@ def read_xray_filter(container: ContentItem, warnings: list[str]) -> XRayFilter:
 def read_xray_detector_data(container: ContentItem, warnings: list[str]) -> XRayDetector | None:
     """TID 10003A: the IEC 62494-1 exposure index family (CP-1077); None when the report has none."""
     detector = XRayDetector(
-        exposure_index=child_value(container, EXPOSURE_INDEX, psr.dimensionless, warnings),
-        target_exposure_index=child_value(container, TARGET_EXPOSURE_INDEX, psr.dimensionless, warnings),
-        deviation_index=child_value(container, DEVIATION_INDEX, psr.dimensionless, warnings),
+        exposure_index=child_value(container, EXPOSURE_INDEX, sr.dimensionless, warnings),
+        target_exposure_index=child_value(container, TARGET_EXPOSURE_INDEX, sr.dimensionless, warnings),
+        deviation_index=child_value(container, DEVIATION_INDEX, sr.dimensionless, warnings),
     )
     return detector if detector != XRayDetector() else None
 
@@ -365,7 +364,7 @@ def read_xray_mechanical_data(container: ContentItem, warnings: list[str]) -> XR
 
 def _technique(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> float | None:
     """A NUM read leniently: an unknown unit is a warning and None (technique, not dose)."""
-    return psr.child_num(parent, concept, unit, warnings, required=False)
+    return sr.child_num(parent, concept, unit, warnings, required=False)
 
 
 def _code(item: ContentItem | None, warnings: list[str]) -> Code | None:
@@ -389,11 +388,11 @@ def _laterality(container: ContentItem, warnings: list[str]) -> Code | None:
     the older Anatomical Structure (T-D0005) row instead. Looked for in both, then in the event."""
     for parent in (
         first_child(container, TARGET_REGION, warnings),
-        psr.first_child(container, ANATOMICAL_STRUCTURE, warnings),
+        sr.first_child(container, ANATOMICAL_STRUCTURE, warnings),
         container,
     ):
         if parent is not None:
-            item = psr.first_child(parent, LATERALITY, warnings)
+            item = sr.first_child(parent, LATERALITY, warnings)
             if item is not None:
                 return _code(item, warnings)
     return None
@@ -402,7 +401,7 @@ def _laterality(container: ContentItem, warnings: list[str]) -> Code | None:
 def _breast_composition(container: ContentItem, warnings: list[str]) -> Code | None:
     """Breast composition (TID 4007 rows included in TID 10003): in the event or in a child container."""
     for parent in _event_and_its_containers(container):
-        item = psr.first_child(parent, BREAST_COMPOSITION, warnings)
+        item = sr.first_child(parent, BREAST_COMPOSITION, warnings)
         if item is not None:
             return _code(item, warnings)
     return None
