@@ -77,16 +77,20 @@ def ingest_object(
     except DATABASE_UNAVAILABLE:
         raise
     except UnmatchedObject as exc:
-        outcome = _reject(sessions, source, Outcome.UNMATCHED, str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
+        outcome = record_outcome(
+            sessions, source, Outcome.UNMATCHED, str(exc), orthanc_id, sop_instance_uid, sop_class_uid
+        )
         return replace(outcome, route=RouteKind.UNMATCHED)
     except NotADoseReport as exc:
-        return _reject(sessions, source, Outcome.NOT_DOSE_REPORT, str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
+        return record_outcome(
+            sessions, source, Outcome.NOT_DOSE_REPORT, str(exc), orthanc_id, sop_instance_uid, sop_class_uid
+        )
     except ExtractionError as exc:
-        return _reject(sessions, source, Outcome.FAILED, str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
+        return record_outcome(sessions, source, Outcome.FAILED, str(exc), orthanc_id, sop_instance_uid, sop_class_uid)
     except Exception as exc:  # noqa: BLE001 - any other failure is kept with its reason, never lost
         log.debug("import of %s failed", source, exc_info=True)  # the reason is kept; the stack for debugging
         reason = f"{type(exc).__name__}: {exc}"
-        return _reject(sessions, source, Outcome.FAILED, reason, orthanc_id, sop_instance_uid, sop_class_uid)
+        return record_outcome(sessions, source, Outcome.FAILED, reason, orthanc_id, sop_instance_uid, sop_class_uid)
 
 
 def _record_duplicate(
@@ -104,10 +108,10 @@ def _record_duplicate(
         processed = model.ProcessedObject.orthanc_id
         if session.scalar(select(processed).where(processed == orthanc_id).limit(1)) is not None:
             return
-    _reject(sessions, source, Outcome.DUPLICATE, reason, orthanc_id, sop_instance_uid, sop_class_uid)
+    record_outcome(sessions, source, Outcome.DUPLICATE, reason, orthanc_id, sop_instance_uid, sop_class_uid)
 
 
-def _reject(
+def record_outcome(
     sessions: sessionmaker[Session],
     source: str,
     outcome: Outcome,
@@ -116,6 +120,8 @@ def _reject(
     sop_instance_uid: str | None,
     sop_class_uid: str | None,
 ) -> ObjectOutcome:
+    """Store the outcome of an object that was not imported (``rejected_object``), in a
+    transaction of its own, and return it."""
     with sessions() as session:
         persistence.record_rejection(
             session,

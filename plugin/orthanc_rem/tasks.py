@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
 from huey import Huey, RedisHuey, SqliteHuey
@@ -18,11 +18,11 @@ from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, persistence, recovery
+from orthanc_rem import database, recovery
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
 from orthanc_rem.identifiable_data import deletion_policy_cache
-from orthanc_rem.ingest import DATABASE_UNAVAILABLE, ObjectOutcome, ingest_object
+from orthanc_rem.ingest import DATABASE_UNAVAILABLE, ObjectOutcome, ingest_object, record_outcome
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
 from orthanc_rem.outcome import Outcome
 
@@ -181,16 +181,10 @@ def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_
             # (A secondary capture needs its header: Philips dose info or Hologic projection?)
             taken = route_from_orthanc(sop_class_uid, None, None, None, None)
             if not taken.matched:
-                outcome = ObjectOutcome(source, Outcome.UNMATCHED, taken.reason, route=RouteKind.UNMATCHED)
-                with sessions() as session:
-                    persistence.record_rejection(
-                        session,
-                        source=source,
-                        outcome=Outcome.UNMATCHED,
-                        reason=taken.reason,
-                        orthanc_id=orthanc_id,
-                        sop_class_uid=sop_class_uid,
-                    )
+                outcome = record_outcome(
+                    sessions, source, Outcome.UNMATCHED, taken.reason, orthanc_id, None, sop_class_uid
+                )
+                outcome = replace(outcome, route=RouteKind.UNMATCHED)
                 _apply_deletion_policy(sessions, client, orthanc_id, outcome)
                 return outcome
         content = client.instance_file(orthanc_id)
