@@ -26,7 +26,7 @@ from made_objects import broken_dose_report
 from orthanc_rem import model
 from orthanc_rem.config import Settings
 from orthanc_rem.ingest import ingest_object
-from orthanc_rem_web.app import create_app
+from web_clients import dose_browser_client
 
 Corpus = Callable[[str], Path]
 BASE_URL = "http://orthanc.test/rem/"
@@ -56,7 +56,7 @@ def dap_one_half(ds: Dataset) -> None:
 @pytest.fixture
 def client(tmp_path: Path, database_url: str, sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url="memory://", page_size=25)
-    return create_app(settings, sessions).test_client()
+    return dose_browser_client(settings, sessions)
 
 
 def stored_objects(sessions: sessionmaker[Session]) -> list[tuple[str, str | None, list[str]]]:

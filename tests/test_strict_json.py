@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import model, persistence
 from orthanc_rem.config import Settings
-from orthanc_rem_web.app import create_app
 from test_web import ct_report
+from web_clients import dose_browser_client
 
 BASE_URL = "http://orthanc.test/rem/"
 
@@ -48,7 +48,7 @@ def test_the_api_writes_null_for_numbers_that_are_not_finite(
     study_with_non_finite_values: int, tmp_path: Path, database_url: str, sessions: sessionmaker[Session]
 ) -> None:
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url="memory://")
-    client = create_app(settings, sessions).test_client()
+    client = dose_browser_client(settings, sessions)
     listing = strict_loads(client.get("/api/studies", base_url=BASE_URL).get_data(as_text=True))
     assert [study["id"] for study in listing["studies"]] == [study_with_non_finite_values]
     answer = client.get(f"/api/studies/{study_with_non_finite_values}", base_url=BASE_URL)

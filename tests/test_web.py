@@ -20,7 +20,7 @@ from orthanc_rem import model, persistence
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction import records
 from orthanc_rem.study_document import study_document
-from orthanc_rem_web.app import create_app
+from web_clients import dose_browser_client
 
 BASE_URL = "http://orthanc.test/rem/"
 RDSR = "1.2.840.10008.5.1.4.1.1.88.67"
@@ -119,7 +119,7 @@ def store(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(tmp_path: Path, database_url: str, sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url="memory://", page_size=25)
-    return create_app(settings, sessions).test_client()
+    return dose_browser_client(settings, sessions)
 
 
 def get(client, path: str, **kwargs):  # type: ignore[no-untyped-def]
@@ -215,7 +215,7 @@ def test_default_page_size_comes_from_the_settings(tmp_path, database_url, sessi
     for n in range(1, 13):
         store(ct_report(n))
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url="memory://", page_size=10)
-    client = create_app(settings, sessions).test_client()
+    client = dose_browser_client(settings, sessions)
     assert len(descriptions_in_order(page(client, "/ct/"))) == 10
     assert api(client, "/api/studies")["per_page"] == 10
 

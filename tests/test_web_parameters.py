@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import persistence
 from orthanc_rem.config import Settings
-from orthanc_rem_web.app import create_app
 from test_web import ct_report
+from web_clients import dose_browser_client
 
 BASE_URL = "http://orthanc.test/rem/"
 
@@ -47,7 +47,7 @@ def client(tmp_path: Path, database_url: str, sessions: sessionmaker[Session]): 
     with sessions() as session:
         persistence.store_report(session, ct_report(1))
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url="memory://", page_size=25)
-    return create_app(settings, sessions).test_client()
+    return dose_browser_client(settings, sessions)
 
 
 def answers(client, path: str, name: str, value: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]

@@ -25,7 +25,7 @@ from orthanc_rem import import_settings, model, persistence
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.projection_report import read_projection_dose_report
-from orthanc_rem_web.app import create_app
+from web_clients import dose_browser_client
 
 BASE_URL = "http://orthanc.test/rem/"
 SIEMENS_ZEE = "RF-RDSR-Siemens-Zee.dcm"
@@ -126,7 +126,7 @@ def ingest(corpus, sessions):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def client(tmp_path: Path, database_url: str, sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url="memory://", page_size=25)
-    return create_app(settings, sessions).test_client()
+    return dose_browser_client(settings, sessions)
 
 
 def page(client, path: str, status: int = 200) -> str:  # type: ignore[no-untyped-def]
