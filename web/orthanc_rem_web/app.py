@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from orthanc_rem import database, strict_json
 from orthanc_rem.config import Settings
-from orthanc_rem_web import api, db, pages, projection_display
+from orthanc_rem_web import api, db, pages, permissions, projection_display
 from orthanc_rem_web.query import BadParameter
 
 _log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     projection_display.register(app)
     app.add_template_global(orthanc_explorer_url)
     app.add_template_global(page_links)
+    app.add_template_global(permissions.may, "may")
     app.teardown_appcontext(db.close_session)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
