@@ -9,12 +9,16 @@ through (the classic "database is locked" under concurrency).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -73,11 +77,59 @@ def session_factory(url: str, *, writer: bool = True) -> sessionmaker[Session]:
     return sessionmaker(engine_for(url, writer=writer), expire_on_commit=False)
 
 
+#: PostgreSQL advisory lock key held while the schema is upgraded (any constant of our own).
+MIGRATION_LOCK_KEY = 727001
+
+
 def upgrade_schema(url: str) -> None:
-    """Apply every Alembic migration not yet applied to the database at ``url``."""
+    """Apply every Alembic migration not yet applied to the database at ``url``.
+
+    Orthanc's plugin, every worker (container) and ``orthanc-rem migrate`` call this at start, and
+    a new image version starts them all at once: under the lock one of them migrates, the others
+    wait, then find the schema at head and do nothing. Without it two starters both found an
+    empty database and the second failed on "table alembic_version already exists".
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), "head")
+    with migration_lock(url):
+        command.upgrade(alembic_config(url), "head")
+
+
+@contextlib.contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """Held by one process at a time per database: on PostgreSQL a session advisory lock, taken
+    on a connection of its own and held until the migrations have committed (released if the
+    process dies); on SQLite an exclusive ``flock`` on a file next to the database (the same
+    machine is a given for SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            yield
+            return
+        lock_path = Path(parsed.database).with_name(Path(parsed.database).name + ".migration-lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return
+    if parsed.get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+            connection.commit()  # no transaction stays open while the migrations run
+            try:
+                yield
+            finally:
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 def alembic_config(url: str):  # type: ignore[no-untyped-def]

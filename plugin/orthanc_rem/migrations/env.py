@@ -16,10 +16,9 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     engine = create_engine(url)
+    # Several processes may start at once (plugin, workers, CLI): database.upgrade_schema holds
+    # database.migration_lock around this, until the migrations below have committed.
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            # Several processes may start at once (workers, plugin, CLI): serialise migrations.
-            connection.exec_driver_sql("SELECT pg_advisory_lock(727001)")
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
@@ -27,9 +26,7 @@ def run_migrations() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SELECT pg_advisory_unlock(727001)")
-            connection.commit()
+        connection.commit()
     engine.dispose()
 
 
