@@ -1,0 +1,12 @@
+#!/bin/bash
+# PostgreSQL's first start (docker-entrypoint-initdb.d): the dose database and Orthanc's own index
+# and storage database, each owned by a user of its own (neither a superuser), so that the
+# extraction workers' credentials cannot touch Orthanc's index, nor Orthanc's the dose data.
+set -euo pipefail
+psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+  -v dose_password="$(<"$DOSE_DB_PASSWORD_FILE")" -v index_password="$(<"$ORTHANC_INDEX_PASSWORD_FILE")" <<'SQL'
+CREATE USER orthanc_rem WITH PASSWORD :'dose_password';
+CREATE DATABASE orthanc_rem OWNER orthanc_rem ENCODING 'UTF8';
+CREATE USER orthanc WITH PASSWORD :'index_password';
+CREATE DATABASE orthanc_index OWNER orthanc ENCODING 'UTF8';
+SQL
