@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, replace
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
@@ -18,7 +18,7 @@ from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, recovery
+from orthanc_rem import database, instance_claim, recovery
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
 from orthanc_rem.identifiable_data import deletion_policy_cache
@@ -39,14 +39,21 @@ UNAVAILABLE_LOG_INTERVAL_S = 60.0
 
 
 def create_huey(queue_url: str) -> Huey:
-    """``sqlite:///path`` (embedded default) or ``redis://host:port/db``."""
+    """``sqlite:///path`` (embedded default) or ``redis://host:port/db[?queue=NAME]``.
+
+    ``queue`` names the queue inside Redis (default ``orthanc-rem``): sites (or test runs) that
+    share one Redis server keep their tasks apart with a name each.
+    """
     parsed = urlparse(queue_url)
     if parsed.scheme == "sqlite":
         path = queue_url[len("sqlite:///") :] if queue_url.startswith("sqlite:///") else parsed.path
         # results=False: nobody reads task results, and storing them would grow the queue file.
         return SqliteHuey(QUEUE_NAME, filename=path, results=False, timeout=60, storage_class=_SqliteQueueStorage)
     if parsed.scheme in ("redis", "rediss"):
-        return RedisHuey(QUEUE_NAME, url=queue_url, results=False)
+        query = parse_qs(parsed.query)
+        name = (query.pop("queue", None) or [QUEUE_NAME])[0]
+        url = urlunparse(parsed._replace(query=urlencode(query, doseq=True)))
+        return RedisHuey(name, url=url, results=False)
     raise ValueError(f"unsupported queue URL {queue_url!r}: use sqlite:///path or redis://host:port/db")
 
 
@@ -112,7 +119,11 @@ def build_queue(settings: Settings) -> ExtractionQueue:
         """Postponed (not failed) while Orthanc or the database cannot be used; bad objects are
         quarantined by ``ingest_object``, never retried."""
         try:
-            outcome = process_orthanc_instance(settings, client(), orthanc_id)
+            with instance_claim.claim(settings.database_url, orthanc_id) as not_now:
+                if not_now is not None:  # queued twice (a catch-up replayed it): extracted once
+                    log.info("orthanc:%s skipped: %s", orthanc_id, not_now)
+                    return Outcome.IGNORED
+                outcome = process_orthanc_instance(settings, client(), orthanc_id)
         except POSTPONING as exc:
             _report_unavailable(worker_state, orthanc_id, exc)
             # RetryTask does not count down huey's retries: the object waits as long as the outage.
