@@ -23,11 +23,13 @@ pytest, and psutil reads the process tree), e.g.::
     scripts/benchmark                                  # 1000 CT RDSRs, SQLite and PostgreSQL
     scripts/benchmark --database sqlite --count 300
     scripts/benchmark --kind rf --count 60 --database sqlite
+    scripts/benchmark --nodes 2 --count 400           # two Orthanc nodes + Redis against one node
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as dt
 import os
@@ -55,6 +57,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from database_fixtures import postgres_available, scratch_postgres_url  # noqa: E402
 from orthanc_harness import OrthancProcess  # noqa: E402
 from orthanc_rem import database, model  # noqa: E402
+from scale_out import Site, make_node, missing_scale_out_prerequisites, shared_site  # noqa: E402
 
 CORPUS = REPO / "tests" / "corpus" / "dicom"
 #: Corpus objects each kind of benchmark copies (round robin) with new UIDs.
@@ -264,10 +267,35 @@ def measure(
     timeout: float = 600,
 ) -> Measurement:
     """Send ``files``; with a ``database_url``, also wait for their rows."""
-    sampler = ProcessTreeSampler(orthanc_pid)
-    sampler.start()
+    return measure_nodes(files, uids, [(port, aet, orthanc_pid)], associations, database_url, timeout)
+
+
+def measure_nodes(
+    files: list[Path],
+    uids: dict[Path, str],
+    nodes: list[tuple[int, str, int]],
+    associations: int,
+    database_url: str | None = None,
+    timeout: float = 600,
+) -> Measurement:
+    """Send ``files`` split evenly over ``nodes`` (DICOM port, AE title, Orthanc PID), the
+    associations too; CPU and memory are those of every node's process tree, added up."""
+    samplers = [ProcessTreeSampler(pid) for _port, _aet, pid in nodes]
+    for sampler in samplers:
+        sampler.start()
     start = time.time()
-    sent = send(port, aet, files, uids, associations)
+    sent: dict[str, float] = {}
+    per_node = max(1, associations // len(nodes))
+    senders = [
+        threading.Thread(
+            target=lambda n=n, port=port, aet=aet: sent.update(send(port, aet, files[n :: len(nodes)], uids, per_node))
+        )
+        for n, (port, aet, _pid) in enumerate(nodes)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
     cstore_end = max(sent.values(), default=time.time())
     rows: dict[str, dt.datetime] = {}
     if database_url is not None:
@@ -278,15 +306,19 @@ def measure(
             rows = processed_times(database_url)
     else:
         time.sleep(0.5)  # let Orthanc finish what follows a store (its change thread, the index)
-    sampler.stop_event.set()
-    sampler.join()
+    cpu = {"orthanc": 0.0, "workers": 0.0}
+    for sampler in samplers:
+        sampler.stop_event.set()
+        sampler.join()
+        for role, seconds in sampler.cpu_used().items():
+            cpu[role] += seconds
     result = Measurement(
         count=len(files),
         cstore_per_s=len(sent) / (cstore_end - start),
-        cpu=sampler.cpu_used(),
-        peak_orthanc=sampler.peak_orthanc,
-        peak_workers_total=sampler.peak_workers_total,
-        peak_worker_single=sampler.peak_worker_single,
+        cpu=cpu,
+        peak_orthanc=max(sampler.peak_orthanc for sampler in samplers),
+        peak_workers_total=sum(sampler.peak_workers_total for sampler in samplers),
+        peak_worker_single=max(sampler.peak_worker_single for sampler in samplers),
         missing=len(files) - len(sent),
     )
     if database_url is not None:
@@ -327,6 +359,52 @@ def orthanc_with_plugin(
             database_url,
             args.timeout,
         )
+
+
+def orthanc_nodes(
+    files: list[Path], uids: dict[Path, str], workdir: Path, site: Site, nodes: int, args: argparse.Namespace
+) -> Measurement:
+    """``nodes`` Orthanc servers on one PostgreSQL index and storage and one Redis queue
+    (tests/scale_out.py), the workers split between them: the same total on any node count."""
+    database.upgrade_schema(site.dose_database)
+    with contextlib.ExitStack() as stack:
+        started = []
+        for n in range(nodes):
+            workers = args.workers // nodes + (1 if n < args.workers % nodes else 0)
+            node = stack.enter_context(make_node(site, workdir, f"node-{n}", workers))
+            assert node._process is not None
+            started.append((node.dicom_port, node.aet, node._process.pid))
+        time.sleep(3)  # let the workers start before the clock does
+        return measure_nodes(files, uids, started, args.associations, site.dose_database, args.timeout)
+
+
+def compare_nodes(files: list[Path], uids: dict[Path, str], workdir: Path, args: argparse.Namespace) -> None:
+    """One node against ``args.nodes`` nodes, both on PostgreSQL (index, storage, dose database)
+    and a Redis queue, same objects, associations and total workers."""
+    reason = missing_scale_out_prerequisites()
+    if reason:
+        sys.exit(f"--nodes needs PostgreSQL, Redis and orthanc-postgresql: {reason}")
+    measured = {}
+    for nodes in (1, args.nodes):
+        with shared_site() as site:
+            measured[nodes] = orthanc_nodes(files, uids, workdir / f"nodes-{nodes}", site, nodes, args)
+        database.dispose_all()
+    print(f"--- {args.workers} workers in total, {args.associations} associations, PostgreSQL index + Redis queue")
+    for nodes, ours in measured.items():
+        assert ours.end_to_end_per_s is not None
+        shortfall = f"  ({ours.missing} MISSING)" if ours.missing else ""
+        print(
+            f"{nodes} node(s): C-STORE {ours.cstore_per_s:6.1f}/s, end to end {ours.end_to_end_per_s:6.1f} objects/s, "
+            f"store-to-row p50 {ours.latency_ms(0.5):.0f} ms, p95 {ours.latency_ms(0.95):.0f} ms, "
+            f"CPU {ours.cpu_ms_per_object('orthanc'):.1f} ms/object in Orthanc + "
+            f"{ours.cpu_ms_per_object('workers'):.1f} in workers{shortfall}"
+        )
+    one, many = measured[1], measured[args.nodes]
+    assert one.end_to_end_per_s and many.end_to_end_per_s
+    print(
+        f"RATIOS {args.nodes} nodes / 1 node: end to end {many.end_to_end_per_s / one.end_to_end_per_s:.2f}, "
+        f"p95 {many.latency_ms(0.95) / one.latency_ms(0.95):.2f}"
+    )
 
 
 def report(label: str, ours: Measurement, bare: Measurement) -> None:
@@ -389,6 +467,12 @@ def main() -> None:
     )
     parser.add_argument("--queue", help="queue URL (default: SQLite in the work folder), e.g. redis://127.0.0.1/15")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="N > 1: N Orthanc nodes on one PostgreSQL index and a Redis queue against one node (same workers)",
+    )
     parser.add_argument("--url", help="measure this running service instead of starting one (needs --database-url)")
     parser.add_argument("--dicom-port", type=int, default=4242, help="with --url: its DICOM port")
     parser.add_argument("--aet", default="ORTHANCREM", help="with --url: its AE title")
@@ -400,6 +484,9 @@ def main() -> None:
         uids = {path: str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID) for path in files}
         print(f"{len(files)} {args.kind.upper()} objects copied from {', '.join(TEMPLATES[args.kind])}")
         print(f"{args.associations} associations, {args.workers} workers, machine load {os.getloadavg()[0]:.1f}")
+        if args.nodes > 1:
+            compare_nodes(files, uids, workdir, args)
+            return
         if args.url:
             if not args.database_url:
                 sys.exit("--url needs --database-url (where to look for the rows)")
