@@ -10,7 +10,7 @@ each rejected object tried once) and from the workers' logs (one outcome line pe
 from __future__ import annotations
 
 import subprocess
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -50,8 +50,7 @@ def test_each_object_is_extracted_once_whichever_node_received_it(site, tmp_path
             assert len(node_b.get_json("/instances")) == len(node_a.get_json("/instances"))
             wait_until_every_instance_has_an_outcome(node_a, site.dose_database, distinct_instances(files))
             # The pages of either node show the same database.
-            for node in (node_a, node_b):
-                node.get_json("/rem/api/status")
+            assert node_a.get_json("/rem/api/status") == node_b.get_json("/rem/api/status")
         assert_exactly_once(node_a, site.dose_database, files, node_a, node_b)
 
 
@@ -60,11 +59,10 @@ def test_a_node_killed_mid_ingest_and_restarted_loses_nothing_and_doubles_nothin
     halves = [files[0::2], files[1::2]]
     node_a = make_node(site, tmp_path, "node-a", workers=2)
     node_b = make_node(site, tmp_path, "node-b", workers=2)
-    with node_a:
+    with node_a, ThreadPoolExecutor(1) as background:
         node_b.start()
         try:
-            sender_a = threading.Thread(target=store, args=(node_a, halves[0]))
-            sender_a.start()
+            sender_a = background.submit(store, node_a, halves[0])
             # Node B stores part of its half, then dies mid-ingest with its workers (kill -9).
             result_b = subprocess.Popen(
                 storescu_command(node_b, halves[1]),
@@ -84,7 +82,7 @@ def test_a_node_killed_mid_ingest_and_restarted_loses_nothing_and_doubles_nothin
             node_b.start()
             # The modality resends what failed (here: all of it; Orthanc keeps one copy of each).
             store(node_b, halves[1])
-            sender_a.join()
+            sender_a.result()
             wait_until_every_instance_has_an_outcome(node_a, site.dose_database, distinct_instances(files))
             print(f"outcomes stored when node B was killed: {killed_at} of {len(files)}")
             assert_exactly_once(node_a, site.dose_database, files, node_a, node_b)

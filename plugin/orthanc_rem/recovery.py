@@ -13,7 +13,11 @@ Two ways an object can be missed, two cures, both run by a worker when Orthanc s
   page at a time) with the stored outcomes finds exactly the lost ones. ``orthanc-rem reconcile``
   runs it by hand.
 
-Objects still waiting in the queue are left out, so neither re-queues what is merely late.
+Objects still waiting in the queue are left out, so neither re-queues what is merely late. An
+object a worker holds at that moment (off the queue, no outcome yet; with several Orthanc nodes on
+one index, another node's worker) may be queued again: ``instance_claim`` makes the second task
+a no-op. The stored sequence number is shared by every node, as the change log is; an instance a
+killed node never queued lies behind another node's checkpoint then, and reconciliation finds it.
 """
 
 from __future__ import annotations
