@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from database_fixtures import postgres_available, scratch_postgres_url  # noqa: E402
 from orthanc_harness import OrthancProcess  # noqa: E402
 from orthanc_rem import database, model  # noqa: E402
-from scale_out import Site, make_node, missing_scale_out_prerequisites, shared_site  # noqa: E402
+from scale_out import Site, make_node, missing_scale_out_prerequisites, node_config, shared_site  # noqa: E402
 
 CORPUS = REPO / "tests" / "corpus" / "dicom"
 #: Corpus objects each kind of benchmark copies (round robin) with new UIDs.
@@ -384,12 +384,27 @@ def compare_nodes(files: list[Path], uids: dict[Path, str], workdir: Path, args:
     reason = missing_scale_out_prerequisites()
     if reason:
         sys.exit(f"--nodes needs PostgreSQL, Redis and orthanc-postgresql: {reason}")
+    bare = bare_orthanc(files, uids, workdir / "bare", args.associations)
+    with shared_site() as site:
+        config = node_config(site, workdir / "bare-postgresql" / "rem-data", 0)
+        config["Plugins"] = [plugin for plugin in config["Plugins"] if "Python" not in plugin]
+        del config["PythonScript"], config["OrthancRem"]
+        with OrthancProcess(workdir / "bare-postgresql", config=config) as orthanc:
+            assert orthanc._process is not None
+            bare_postgresql = measure(
+                files, uids, orthanc.dicom_port, orthanc.aet, orthanc._process.pid, args.associations
+            )
     measured = {}
     for nodes in (1, args.nodes):
         with shared_site() as site:
             measured[nodes] = orthanc_nodes(files, uids, workdir / f"nodes-{nodes}", site, nodes, args)
         database.dispose_all()
     print(f"--- {args.workers} workers in total, {args.associations} associations, PostgreSQL index + Redis queue")
+    print(f"reference: bare Orthanc (no plugin), SQLite index: C-STORE {bare.cstore_per_s:6.1f}/s")
+    print(
+        "reference: bare Orthanc (no plugin), PostgreSQL index and storage: "
+        f"C-STORE {bare_postgresql.cstore_per_s:6.1f}/s"
+    )
     for nodes, ours in measured.items():
         assert ours.end_to_end_per_s is not None
         shortfall = f"  ({ours.missing} MISSING)" if ours.missing else ""
