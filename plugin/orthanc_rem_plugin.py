@@ -23,6 +23,7 @@ from orthanc_rem.config import load_settings
 from orthanc_rem.enqueue import BatchedEnqueue
 from orthanc_rem.supervisor import WorkerSupervisor
 from orthanc_rem.tasks import build_queue
+from orthanc_rem_web import admin_pages
 from orthanc_rem_web.app import create_app
 from orthanc_rem_web.wsgi_bridge import make_rest_callback, route_pattern
 
@@ -55,6 +56,7 @@ new_instances = BatchedEnqueue(queue.huey, queue.ingest_orthanc_instance.s)
 supervisor: WorkerSupervisor | None = None
 
 app = create_app(settings)
+app.extensions[admin_pages.QUEUE_EXTENSION] = queue  # retries and size imports go to the workers
 orthanc.RegisterRestCallback(route_pattern(settings.url_prefix), make_rest_callback(app, settings.url_prefix))
 
 worker_user = worker_access.account_user(settings.orthanc_authorization)
