@@ -40,9 +40,7 @@ def systems_by_table(session: Session) -> dict[str, list[SystemRow]]:
         if equipment_id is not None:
             by_equipment.setdefault(equipment_id, []).append((modality, count, latest))
     tables: dict[str, list[SystemRow]] = {key: [] for key in SYSTEM_TABLES}
-    equipment_rows = session.scalars(
-        select(model.Equipment).order_by(model.Equipment.display_name, model.Equipment.id)
-    )
+    equipment_rows = session.scalars(select(model.Equipment).order_by(model.Equipment.display_name, model.Equipment.id))
     for equipment in equipment_rows:
         for modality, count, latest in by_equipment.get(equipment.id, [("other", 0, None)]):
             table = modality if modality in SYSTEM_TABLES else "other"
@@ -63,9 +61,7 @@ def system_study_counts(session: Session, equipment_id: int, modality: str) -> t
     return total, shown
 
 
-def system_studies(
-    session: Session, equipment_id: int, modality: str, page: int, per_page: int
-) -> list[model.Study]:
+def system_studies(session: Session, equipment_id: int, modality: str, page: int, per_page: int) -> list[model.Study]:
     """One page of the system's studies under ``modality``, newest first, loaded for a summary."""
     study = model.Study
     query = (

@@ -114,6 +114,8 @@ def not_patient_patterns(session: Session) -> list[model.NotPatientPattern]:
     """Both lists with their ids (for the pages' Modify and Delete), names first."""
     return list(
         session.scalars(
-            select(model.NotPatientPattern).order_by(model.NotPatientPattern.applies_to.desc(), model.NotPatientPattern.pattern)
+            select(model.NotPatientPattern).order_by(
+                model.NotPatientPattern.applies_to.desc(), model.NotPatientPattern.pattern
+            )
         )
     )

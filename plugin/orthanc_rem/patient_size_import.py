@@ -50,14 +50,18 @@ class SizeColumns:
 
     def check(self, headers: Sequence[str]) -> None:
         if self.identifier_type not in IDENTIFIER_TYPES:
-            raise SizeFileError(f"the identifier is an accession number or a Study Instance UID, not {self.identifier_type!r}")
+            raise SizeFileError(
+                f"the identifier is an accession number or a Study Instance UID, not {self.identifier_type!r}"
+            )
         if self.height_unit not in HEIGHT_UNITS:
             raise SizeFileError(f"heights are in cm or m, not {self.height_unit!r}")
         if not self.height and not self.weight:
             raise SizeFileError("choose a height column, a weight column or both")
         for role, name in (("identifier", self.identifier), ("height", self.height), ("weight", self.weight)):
             if name and name not in headers:
-                raise SizeFileError(f"the {role} column {name!r} is not in the file's header row ({', '.join(headers)})")
+                raise SizeFileError(
+                    f"the {role} column {name!r} is not in the file's header row ({', '.join(headers)})"
+                )
 
 
 @dataclass(frozen=True)

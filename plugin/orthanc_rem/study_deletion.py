@@ -33,7 +33,9 @@ def _remember_objects(session: Session, study_ids: list[int]) -> None:
     """Record every Orthanc object of the studies as ignored, before the studies go."""
     objects = session.execute(
         select(
-            model.ProcessedObject.orthanc_id, model.ProcessedObject.sop_instance_uid, model.ProcessedObject.sop_class_uid
+            model.ProcessedObject.orthanc_id,
+            model.ProcessedObject.sop_instance_uid,
+            model.ProcessedObject.sop_class_uid,
         ).where(model.ProcessedObject.study_fk.in_(study_ids), model.ProcessedObject.orthanc_id.is_not(None))
     ).all()
     for orthanc_id, sop_instance_uid, sop_class_uid in objects:

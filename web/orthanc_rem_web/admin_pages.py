@@ -57,8 +57,13 @@ DELETION_SETTINGS = {
     "delete_dx_images": "Delete radiography images after processing",
     "delete_philips_ct": "Delete Philips CT dose info images after processing",
 }
-USER_DEFINED_CHOICES = {"": "[Leave unchanged]", "DX": "DX (planar x-ray)", "RF": "RF (fluoroscopy)",
-                        "Dual": "Dual (planar x-ray and fluoroscopy)", "none": "None (as the dose reports say)"}  # fmt: skip
+USER_DEFINED_CHOICES = {
+    "": "[Leave unchanged]",
+    "DX": "DX (planar x-ray)",
+    "RF": "RF (fluoroscopy)",
+    "Dual": "Dual (planar x-ray and fluoroscopy)",
+    "none": "None (as the dose reports say)",
+}
 LIST_ENDPOINTS = {"CT": "pages.ct_list", "RF": "pages.rf_list", "DX": "pages.dx_list", "MG": "pages.mg_list"}
 DETAIL_ENDPOINTS = {"CT": "pages.ct_detail", "RF": "pages.rf_detail", "DX": "pages.dx_detail", "MG": "pages.mg_detail"}
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from orthanc_rem import model, size_import_jobs
 from orthanc_rem.patient_size_import import HEIGHT_UNITS, IDENTIFIER_TYPES, SizeColumns, SizeFileError
 from orthanc_rem_web import permissions
-from orthanc_rem_web.admin_pages import writer_session, work_queue
+from orthanc_rem_web.admin_pages import work_queue, writer_session
 from orthanc_rem_web.db import dose_session
 
 blueprint = Blueprint("sizes", __name__)

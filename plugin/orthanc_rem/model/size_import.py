@@ -23,7 +23,9 @@ class SizeImportJob(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     filename: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(
-        String(16), index=True, info={"doc": "columns (awaiting the column mapping), queued, running, finished, aborted, failed"}
+        String(16),
+        index=True,
+        info={"doc": "columns (awaiting the column mapping), queued, running, finished, aborted, failed"},
     )
     identifier_column: Mapped[str | None] = mapped_column(Text, nullable=True)
     identifier_type: Mapped[str | None] = mapped_column(
