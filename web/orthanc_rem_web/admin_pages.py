@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -82,7 +82,14 @@ def _register_template_globals(state: Any) -> None:
 
 @contextmanager
 def writer_session() -> Iterator[Session]:
-    """A session that may write, on the database the pages read."""
+    """A session that may write, on the database the pages read.
+
+    The request's read transaction ends first: on SQLite a reader that had taken the write lock
+    (as a test's sessions do) would otherwise make this writer wait for itself.
+    """
+    read: Session | None = g.get("dose_session")
+    if read is not None:
+        read.rollback()
     with database.session_factory(browser().settings.database_url)() as session:
         yield session
 
@@ -213,11 +220,12 @@ def delete_system_studies(equipment_id: int) -> Any:
             shown=shown,
             remove_equipment=remove_equipment,
         )
+    name = equipment.display_name
     with writer_session() as session:
         result = study_deletion.delete_system_studies(
             session, equipment_id, modality, remove_equipment=remove_equipment
         )
-    return render_template("admin/system_deleted.html", result=result, modality=modality, name=equipment.display_name)
+    return render_template("admin/system_deleted.html", result=result, modality=modality, name=name)
 
 
 # --- one study ------------------------------------------------------------------------------------
@@ -315,8 +323,9 @@ def delete_not_patient_pattern(pattern_id: int) -> Any:
     row = _pattern(pattern_id)
     if request.method == "GET":
         return render_template("admin/delete_pattern.html", pattern=row)
+    applies_to, pattern = row.applies_to, row.pattern
     with writer_session() as session:
-        import_settings.remove_not_patient_pattern(session, row.applies_to, row.pattern)
+        import_settings.remove_not_patient_pattern(session, applies_to, pattern)
     return redirect(url_for("admin.not_patient_indicators"), 303)
 
 
