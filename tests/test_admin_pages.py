@@ -25,7 +25,12 @@ from orthanc_rem.tasks import build_queue
 from orthanc_rem_web.admin_pages import QUEUE_EXTENSION
 from web_clients import dose_browser_client
 
-CT, MG, DX, RF = "CT-RDSR-Siemens_Flash-TAP-SS.dcm", "MG-Im-GE-SenDS-scaled.dcm", "DX-RDSR-Canon_CXDI.dcm", "RF-RDSR-Siemens-Zee.dcm"
+CT, MG, DX, RF = (
+    "CT-RDSR-Siemens_Flash-TAP-SS.dcm",
+    "MG-Im-GE-SenDS-scaled.dcm",
+    "DX-RDSR-Canon_CXDI.dcm",
+    "RF-RDSR-Siemens-Zee.dcm",
+)
 DUAL_DX, DUAL_RF = "Dual-RDSR-DX.dcm", "Dual-RDSR-RF.dcm"
 
 
@@ -195,7 +200,9 @@ def test_not_patient_patterns_are_added_modified_and_deleted(client, sessions):
     client.post(f"/admin/not-patient-indicators/{new_id}/delete")
     with sessions() as session:
         assert import_settings.describe(session)["not_patient_name_patterns"] == []
-    assert client.post("/admin/not-patient-indicators/add", data={"applies_to": "name", "pattern": " "}).status_code == 400
+    assert (
+        client.post("/admin/not-patient-indicators/add", data={"applies_to": "name", "pattern": " "}).status_code == 400
+    )
 
 
 def test_the_074_patterns_are_added_from_the_page(client, sessions):

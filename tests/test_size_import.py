@@ -64,7 +64,10 @@ def test_sizes_are_stored_in_metres_and_kilograms_without_overwriting(headers, s
         summary = import_sizes(session, read_size_file(content), COLUMNS)
     assert sizes(sessions, headers[NO_SIZE].StudyInstanceUID) == (pytest.approx(1.70), pytest.approx(68.5))
     toshiba = headers[WEIGHT_ONLY]
-    assert sizes(sessions, toshiba.StudyInstanceUID) == (pytest.approx(1.65), pytest.approx(float(toshiba.PatientWeight)))
+    assert sizes(sessions, toshiba.StudyInstanceUID) == (
+        pytest.approx(1.65),
+        pytest.approx(float(toshiba.PatientWeight)),
+    )
     flash = headers[BOTH]
     assert sizes(sessions, flash.StudyInstanceUID) == (
         pytest.approx(float(flash.PatientSize)),
@@ -215,6 +218,8 @@ def test_import_sizes_on_the_command_line(headers, database_url, sessions, tmp_p
 def test_import_sizes_refuses_a_missing_column(database_url, tmp_path, capsys):
     path = tmp_path / "sizes.csv"
     path.write_text("Accession,Height\n1,170\n")
-    status = cli.main(["import-sizes", str(path), "--database", database_url, "--id-column", "Acc", "--height-column", "Height"])
+    status = cli.main(
+        ["import-sizes", str(path), "--database", database_url, "--id-column", "Acc", "--height-column", "Height"]
+    )
     assert status == 2
     assert "identifier column 'Acc' is not in the file" in capsys.readouterr().err
