@@ -307,3 +307,26 @@ def test_settings_without_an_extraction_queue_url_still_build_one(tmp_path, data
     fail(sessions, "dddd-4")
     client.post("/admin/failed-imports/retry-all")
     assert build_queue(settings).queued_instance_ids() == {"dddd-4"}
+
+
+def test_dual_reprocess_sorts_the_studies_by_content_again(client, sessions, corpus):
+    store(sessions, corpus, DUAL_DX, DUAL_RF)
+    (equipment_id,) = equipment_ids(sessions).values()
+    client.post("/admin/display-names/update", data={"equipment": equipment_id, "user_defined_modality": "Dual"})
+    page = client.get("/admin/display-names").get_data(as_text=True)
+    assert f"/admin/equipment/{equipment_id}/dual-reprocess" in page
+    with sessions() as session:
+        dx_study = session.scalars(select(model.Study).where(model.Study.modality == "DX")).one()
+        dx_study.modality = "RF"  # as if sorted wrongly before
+        session.commit()
+    assert client.post(f"/admin/equipment/{equipment_id}/dual-reprocess").status_code == 303
+    with sessions() as session:
+        assert sorted(s.modality for s in session.scalars(select(model.Study))) == ["DX", "RF"]
+
+
+def test_users_who_are_not_admins_see_the_display_names_read_only(client, sessions, corpus):
+    store(sessions, corpus, CT)
+    client.application.jinja_env.globals["may"] = lambda group: group != "admin"
+    page = client.get("/admin/display-names").get_data(as_text=True)
+    assert str(sr_facts.read(corpus(CT)).StationName) in page
+    assert 'type="checkbox"' not in page and "Review" not in page and "Edit the selected" not in page

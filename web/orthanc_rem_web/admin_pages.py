@@ -166,6 +166,16 @@ def update_display_names() -> Response:
     return redirect(url_for("admin.display_names"), 303)
 
 
+@blueprint.post("/equipment/<int:equipment_id>/dual-reprocess")
+@permissions.require(permissions.ADMIN)
+def dual_reprocess(equipment_id: int) -> Response:
+    """The manual's "Dual: reprocess": sort the system's studies into DX and RF by content again."""
+    _equipment(equipment_id)
+    with writer_session() as session:
+        equipment_admin.set_user_defined_modality(session, [equipment_id], "Dual")
+    return redirect(url_for("admin.display_names"), 303)
+
+
 def _equipment(equipment_id: int) -> model.Equipment:
     equipment = dose_session().get(model.Equipment, equipment_id)
     if equipment is None:
