@@ -11,6 +11,7 @@ import html
 import re
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from orthanc_rem.tasks import build_queue
 from orthanc_rem_web.admin_pages import QUEUE_EXTENSION
 from web_clients import dose_browser_client
 
+BASE_URL = "http://orthanc.test/rem/"  # Orthanc mounts the dose pages under /rem
 CT, MG, DX, RF = (
     "CT-RDSR-Siemens_Flash-TAP-SS.dcm",
     "MG-Im-GE-SenDS-scaled.dcm",
@@ -159,13 +161,13 @@ def test_a_study_is_deleted_after_confirmation_and_the_filtered_list_comes_back(
     store(sessions, corpus, CT)
     with sessions() as session:
         study_id = session.scalars(select(model.Study.id)).one()
-    listing = "/ct/?date_from=2010-01-01&per_page=10"
-    confirm = client.get(f"/admin/study/{study_id}/delete", query_string={"next": listing})
+    listing = "/rem/ct/?date_from=2010-01-01&per_page=10"
+    confirm = client.get(f"/admin/study/{study_id}/delete", query_string={"next": listing}, base_url=BASE_URL)
     page = confirm.get_data(as_text=True)
     assert str(sr_facts.read(corpus(CT)).AccessionNumber) in page
     assert html.escape(listing) in page
     assert client.get(f"/admin/study/{study_id}").status_code == 404  # a GET never deletes
-    done = client.post(f"/admin/study/{study_id}/delete", data={"next": listing})
+    done = client.post(f"/admin/study/{study_id}/delete", data={"next": listing}, base_url=BASE_URL)
     assert done.status_code == 303 and done.headers["Location"] == listing
     with sessions() as session:
         assert session.get(model.Study, study_id) is None
@@ -176,8 +178,12 @@ def test_deletion_never_returns_to_another_site(client, sessions, corpus):
     store(sessions, corpus, CT)
     with sessions() as session:
         study_id = session.scalars(select(model.Study.id)).one()
-    done = client.post(f"/admin/study/{study_id}/delete", data={"next": "https://elsewhere.example/ct/"})
-    assert done.headers["Location"] == "/ct/"
+    for elsewhere in ("https://elsewhere.example/rem/ct/", "//elsewhere.example/rem/ct/", "/app/explorer.html"):
+        assert_returns = client.post(f"/admin/study/{study_id}/delete", data={"next": elsewhere}, base_url=BASE_URL)
+        assert assert_returns.headers["Location"] == "/rem/ct/"
+        store(sessions, corpus, CT)
+        with sessions() as session:
+            study_id = session.scalars(select(model.Study.id)).one()
 
 
 def test_not_patient_patterns_are_added_modified_and_deleted(client, sessions):
@@ -290,15 +296,16 @@ def test_every_admin_page_answers(client, sessions, corpus):
 
 
 def test_the_filtered_list_can_link_to_deletion(client):
-    """The Delete link macro the list pages use keeps the list's own query string."""
-    with client.application.test_request_context("/ct/?date_from=2020-01-01"):
+    """The Delete link macro the list pages use keeps the list's own address, under Orthanc's prefix."""
+    with client.application.test_request_context("/ct/?date_from=2020-01-01", base_url=BASE_URL):
         template = client.application.jinja_env.from_string(
             '{% from "admin/macros.html" import delete_study_link %}{{ delete_study_link(7) }}'
         )
-        link = template.render()
-    assert "/admin/study/7/delete?next=/ct/?date_from%3D2020-01-01" in html.unescape(link) or (
-        "/admin/study/7/delete?next=%2Fct%2F%3Fdate_from%3D2020-01-01" in html.unescape(link)
-    )
+        link = html.unescape(template.render())
+    href = link.split('href="')[1].split('"')[0]
+    path, _, query = href.partition("?")
+    assert path == "/rem/admin/study/7/delete"
+    assert parse_qs(query) == {"next": ["/rem/ct/?date_from=2020-01-01"]}
 
 
 def test_settings_without_an_extraction_queue_url_still_build_one(tmp_path, database_url, sessions):

@@ -223,3 +223,12 @@ def test_import_sizes_refuses_a_missing_column(database_url, tmp_path, capsys):
     )
     assert status == 2
     assert "identifier column 'Acc' is not in the file" in capsys.readouterr().err
+
+
+def test_a_job_lost_by_its_worker_can_be_removed_once_aborted(headers, sessions):
+    job_id = queued_job(sessions, csv_for(headers, (accession(headers[NO_SIZE]), "170", "70")))
+    with sessions() as session:
+        assert not size_import_jobs.delete_job(session, job_id)  # queued: a worker may take it
+        assert size_import_jobs.request_abort(session, job_id)
+        assert size_import_jobs.delete_job(session, job_id)
+    assert size_import_jobs.run_job(sessions, job_id) == "missing"  # the worker, if it comes, finds nothing

@@ -91,9 +91,11 @@ def request_abort(session: Session, job_id: int) -> bool:
 
 
 def delete_job(session: Session, job_id: int) -> bool:
-    """Delete an ended job (its log) or one still waiting for its columns (its file)."""
+    """Delete an ended job (its log), one still waiting for its columns (its file), or one asked
+    to abort: a job whose worker was killed would otherwise stay "running" for ever (huey hands a
+    task out once); a worker still running it just finds the row gone when it ends."""
     job = session.get(model.SizeImportJob, job_id)
-    if job is None or job.status not in (*ENDED, AWAITING_COLUMNS):
+    if job is None or not (job.status in (*ENDED, AWAITING_COLUMNS) or job.abort_requested):
         return False
     session.delete(job)
     session.commit()

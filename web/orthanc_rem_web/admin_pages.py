@@ -31,6 +31,7 @@ from orthanc_rem import (
     study_deletion,
     study_document,
 )
+from orthanc_rem.enqueue import enqueue_many
 from orthanc_rem.identifiable_data import DEFAULTS_074
 from orthanc_rem.outcome import Outcome
 from orthanc_rem_web import permissions
@@ -400,9 +401,8 @@ def failed_imports() -> str:
 
 def _queue_again(orthanc_ids: list[str]) -> int:
     """Hand the objects to the workers: extraction never runs in Orthanc's own process."""
-    task = work_queue().ingest_orthanc_instance
-    for orthanc_id in orthanc_ids:
-        task(orthanc_id)
+    queue = work_queue()
+    enqueue_many(queue.huey, [queue.ingest_orthanc_instance.s(orthanc_id) for orthanc_id in orthanc_ids])
     return len(orthanc_ids)
 
 
