@@ -295,17 +295,18 @@ def test_every_admin_page_answers(client, sessions, corpus):
             assert 'name="csrf_token"' in form, (url, form[:80])
 
 
-def test_the_filtered_list_can_link_to_deletion(client):
-    """The Delete link macro the list pages use keeps the list's own address, under Orthanc's prefix."""
-    with client.application.test_request_context("/ct/?date_from=2020-01-01", base_url=BASE_URL):
-        template = client.application.jinja_env.from_string(
-            '{% from "admin/macros.html" import delete_study_link %}{{ delete_study_link(7) }}'
-        )
-        link = html.unescape(template.render())
-    href = link.split('href="')[1].split('"')[0]
-    path, _, query = href.partition("?")
-    assert path == "/rem/admin/study/7/delete"
-    assert parse_qs(query) == {"next": ["/rem/ct/?date_from=2020-01-01"]}
+def test_delete_links_come_back_to_the_page_they_were_on(client, sessions, corpus):
+    """The Delete link (``admin/macros.html``, for the study lists too) carries the page's own
+    address with its query string, under Orthanc's prefix."""
+    store(sessions, corpus, CT)
+    (equipment_id,) = equipment_ids(sessions).values()
+    with sessions() as session:
+        study_id = session.scalars(select(model.Study.id)).one()
+    page = client.get(f"/admin/equipment/{equipment_id}/review?modality=CT", base_url=BASE_URL).get_data(as_text=True)
+    (href,) = re.findall(r'href="([^"]*/delete\?next=[^"]*)"', page)
+    path, _, query = html.unescape(href).partition("?")
+    assert path == f"/rem/admin/study/{study_id}/delete"
+    assert parse_qs(query) == {"next": [f"/rem/admin/equipment/{equipment_id}/review?modality=CT"]}
 
 
 def test_settings_without_an_extraction_queue_url_still_build_one(tmp_path, database_url, sessions):
