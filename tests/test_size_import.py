@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 import sr_facts
-from orthanc_rem import cli, import_settings, model, size_import_jobs
+from orthanc_rem import cli, import_settings, model, patient_size_import, size_import_jobs
 from orthanc_rem.ingest import ingest_object
 from orthanc_rem.patient_size_import import (
     STUDY_INSTANCE_UID,
@@ -52,7 +52,13 @@ def accession(header) -> str:  # type: ignore[no-untyped-def]
     return str(header.AccessionNumber)
 
 
-def test_sizes_are_stored_in_metres_and_kilograms_without_overwriting(headers, sessions):
+@pytest.fixture(params=[1, 200], ids=["row-by-row", "batched"])
+def lookup_batch(request, monkeypatch):  # type: ignore[no-untyped-def]
+    """Studies are looked up for a batch of rows at once; the rules must hold across batches."""
+    monkeypatch.setattr(patient_size_import, "LOOKUP_BATCH", request.param)
+
+
+def test_sizes_are_stored_in_metres_and_kilograms_without_overwriting(headers, sessions, lookup_batch):
     content = csv_for(
         headers,
         (accession(headers[NO_SIZE]), "170", "68.5"),
@@ -77,7 +83,7 @@ def test_sizes_are_stored_in_metres_and_kilograms_without_overwriting(headers, s
     assert any("not inserted as" in line and accession(flash) in line for line in summary.lines)
 
 
-def test_only_the_first_row_of_an_identifier_is_used(headers, sessions):
+def test_only_the_first_row_of_an_identifier_is_used(headers, sessions, lookup_batch):
     vct = accession(headers[NO_SIZE])
     content = csv_for(headers, (vct, "", "70"), (vct, "181", "99"))
     with sessions() as session:

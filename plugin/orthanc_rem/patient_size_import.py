@@ -16,11 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from orthanc_rem import model
 from orthanc_rem.identifiable_data import sha256_hex
@@ -119,31 +119,51 @@ def _number(text: str, what: str) -> tuple[float | None, str | None]:
     return value, None
 
 
-def _studies(session: Session, identifier: str, identifier_type: str) -> list[model.Study]:
+#: Rows whose studies are looked up with one query (a hospital's file has tens of thousands).
+LOOKUP_BATCH = 200
+
+
+def studies_by_identifier(
+    session: Session, identifiers: Collection[str], identifier_type: str
+) -> dict[str, list[model.Study]]:
+    """The stored studies of each identifier, with their patient rows, in one query.
+
+    An accession number stored as a hash matches the hash of the file's value (manual L3078).
+    """
     study = model.Study
+    wanted = set(identifiers)
+    if not wanted:
+        return {}
+    found: dict[str, list[model.Study]] = {}
     if identifier_type == STUDY_INSTANCE_UID:
-        condition = study.study_instance_uid == identifier
+        query = select(study).where(study.study_instance_uid.in_(wanted))
+        key_of: Callable[[model.Study], str | None] = lambda s: s.study_instance_uid  # noqa: E731
     else:
-        # An accession number stored as a hash matches the hash of the file's value (manual L3078).
-        condition = or_(
-            (study.accession_number == identifier) & study.accession_number_hashed.is_(False),
-            (study.accession_number == sha256_hex(identifier)) & study.accession_number_hashed.is_(True),
-        )
-    return list(session.scalars(select(study).where(condition).order_by(study.id)))
+        hashes = {sha256_hex(identifier): identifier for identifier in wanted}
+        query = select(study).where(study.accession_number.in_([*wanted, *hashes]))
+
+        def key_of(s: model.Study) -> str | None:
+            number = s.accession_number or ""
+            return hashes.get(number) if s.accession_number_hashed else (number if number in wanted else None)
+
+    for row in session.scalars(query.options(selectinload(study.patient)).order_by(study.id)):
+        key = key_of(row)
+        if key is not None:
+            found.setdefault(key, []).append(row)
+    return found
 
 
 def _format(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def apply_size_row(session: Session, row: dict[str, str], columns: SizeColumns) -> tuple[list[str], int, int]:
+def apply_size_row(row: dict[str, str], columns: SizeColumns, studies: list[model.Study]) -> tuple[list[str], int, int]:
     """Store one row's height and weight on its studies where none is stored; returns the log
     lines and how many heights and weights were inserted. Does not commit."""
     identifier = row.get(columns.identifier, "")
     height, height_problem = _number(row.get(columns.height, "") if columns.height else "", "height")
     weight, weight_problem = _number(row.get(columns.weight, "") if columns.weight else "", "weight")
     lines = [f"{identifier}: {problem}, not inserted" for problem in (height_problem, weight_problem) if problem]
-    studies = _studies(session, identifier, columns.identifier_type)
     if not studies:
         return [*lines, f"{identifier}: {_NOT_FOUND}"], 0, 0
     heights = weights = 0
@@ -188,27 +208,43 @@ def import_sizes(
     columns.check(table.headers)
     summary = SizeImportSummary()
     seen: set[str] = set()
-    for number, row in enumerate(table.rows, start=1):
-        identifier = row.get(columns.identifier, "")
-        summary.rows = number
-        if not identifier:
-            lines = [f"row {number}: no {IDENTIFIER_TYPES[columns.identifier_type].lower()}, skipped"]
-        elif identifier in seen:
-            summary.repeated += 1
-            lines = [f"{identifier}: row {number} not used, the identifier appears in an earlier row"]
-        else:
-            seen.add(identifier)
-            lines, heights, weights = apply_size_row(session, row, columns)
-            summary.heights_inserted += heights
-            summary.weights_inserted += weights
-            summary.not_found += heights == weights == 0 and any(line.endswith(_NOT_FOUND) for line in lines)
-        for line in lines:
-            summary.lines.append(line)
-            log(line)
-        if not after_row(number):
-            break
+    for first in range(0, len(table.rows), LOOKUP_BATCH):
+        batch = table.rows[first : first + LOOKUP_BATCH]
+        identifiers = {row.get(columns.identifier, "") for row in batch} - seen - {""}
+        studies = studies_by_identifier(session, identifiers, columns.identifier_type)
+        for number, row in enumerate(batch, start=first + 1):
+            summary.rows = number
+            for line in _apply_row(row, number, columns, studies, seen, summary):
+                summary.lines.append(line)
+                log(line)
+            if not after_row(number):
+                session.commit()
+                return summary
     session.commit()
     return summary
+
+
+def _apply_row(
+    row: dict[str, str],
+    number: int,
+    columns: SizeColumns,
+    studies: dict[str, list[model.Study]],
+    seen: set[str],
+    summary: SizeImportSummary,
+) -> list[str]:
+    """One row: skipped without an identifier or after an earlier row of it, else applied."""
+    identifier = row.get(columns.identifier, "")
+    if not identifier:
+        return [f"row {number}: no {IDENTIFIER_TYPES[columns.identifier_type].lower()}, skipped"]
+    if identifier in seen:
+        summary.repeated += 1
+        return [f"{identifier}: row {number} not used, the identifier appears in an earlier row"]
+    seen.add(identifier)
+    lines, heights, weights = apply_size_row(row, columns, studies.get(identifier, []))
+    summary.heights_inserted += heights
+    summary.weights_inserted += weights
+    summary.not_found += identifier not in studies
+    return lines
 
 
 def summary_line(summary: SizeImportSummary) -> str:
