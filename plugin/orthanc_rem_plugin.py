@@ -121,13 +121,26 @@ def on_change(change_type: int, _level: int, resource_id: str) -> None:
 
 orthanc.RegisterOnChangeCallback(on_change)
 
-# A button on Orthanc Explorer's start page that opens the dose pages (Orthanc Explorer 1 only).
+# Buttons in Orthanc Explorer (1 only): on the start page, the dose pages; on a study's page, that
+# study's dose page (found by its Study Instance UID, orthanc_rem_web.explorer_links).
 EXPLORER_BUTTON = """
 $('#lookup').live('pagebeforeshow', function() {
   $('#orthanc-rem-dose-pages').remove();
   $('<a>', {id: 'orthanc-rem-dose-pages', href: '..PREFIX/', 'data-role': 'button', 'data-icon': 'info',
             'data-theme': 'e', rel: 'external', target: '_blank'})
     .text('Radiation dose monitoring').insertBefore($('#lookup form').first()).button();
+});
+$('#study').live('pagebeforeshow', function() {
+  $('#orthanc-rem-study-dose').remove();
+  var button = $('<a>', {id: 'orthanc-rem-study-dose', href: '#', 'data-role': 'button', 'data-icon': 'info',
+                         'data-theme': 'e'}).text('Radiation dose');
+  button.insertBefore($('#study-delete').parent().parent()).button();
+  button.click(function(event) {
+    event.preventDefault();
+    $.getJSON('../studies/' + $.mobile.pageData.uuid, function(study) {
+      window.open('..PREFIX/study-by-uid/' + encodeURIComponent(study.MainDicomTags.StudyInstanceUID), '_blank');
+    });
+  });
 });
 """
 orthanc.ExtendOrthancExplorer(EXPLORER_BUTTON.replace("PREFIX", settings.url_prefix))

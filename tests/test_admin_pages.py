@@ -338,3 +338,15 @@ def test_users_who_are_not_admins_see_the_display_names_read_only(client, sessio
     page = client.get("/admin/display-names").get_data(as_text=True)
     assert str(sr_facts.read(corpus(CT)).StationName) in page
     assert 'type="checkbox"' not in page and "Review" not in page and "Edit the selected" not in page
+
+
+def test_orthanc_explorers_study_button_lands_on_the_dose_page(client, sessions, corpus):
+    store(sessions, corpus, CT, DUAL_RF)
+    for name, endpoint in ((CT, "ct"), (DUAL_RF, "rf")):
+        uid = str(sr_facts.read(corpus(name)).StudyInstanceUID)
+        with sessions() as session:
+            study_id = session.scalars(select(model.Study.id).where(model.Study.study_instance_uid == uid)).one()
+        answer = client.get(f"/study-by-uid/{uid}", base_url=BASE_URL)
+        assert answer.status_code == 303 and answer.headers["Location"] == f"/rem/{endpoint}/{study_id}"
+    missing = client.get("/study-by-uid/1.2.3.4.5", base_url=BASE_URL)
+    assert missing.status_code == 404 and "no study with this Study Instance UID" in missing.get_data(as_text=True)

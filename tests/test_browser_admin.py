@@ -116,3 +116,18 @@ def test_rename_a_system_and_import_sizes_in_the_browser(orthanc_with_a_study, p
     with sessions() as session:
         patient = session.scalars(select(model.Patient)).one()
         assert (patient.size_m, patient.weight_kg) == (pytest.approx(1.76), pytest.approx(81))
+
+
+def test_orthanc_explorers_study_page_opens_the_studys_dose_page(orthanc_with_a_study, page, corpus):
+    orthanc, sessions = orthanc_with_a_study
+    header = sr_facts.read(corpus(CT_FILE))
+    (orthanc_study,) = orthanc.get_json("/studies")
+    with sessions() as session:
+        study_id = session.scalars(select(model.Study.id)).one()
+    page.goto(orthanc.url(f"/app/explorer.html#study?uuid={orthanc_study}"))
+    with page.expect_popup() as popup:
+        page.locator("#orthanc-rem-study-dose").click()
+    dose_page = popup.value
+    dose_page.wait_for_load_state()
+    assert dose_page.url == orthanc.url(f"/rem/ct/{study_id}")
+    assert str(header.AccessionNumber) in dose_page.inner_text("main")

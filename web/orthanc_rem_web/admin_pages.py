@@ -36,6 +36,7 @@ from orthanc_rem.identifiable_data import DEFAULTS_074
 from orthanc_rem.outcome import Outcome
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session
+from orthanc_rem_web.explorer_links import DETAIL_ENDPOINTS
 from orthanc_rem_web.query import STUDY_ID, page_arguments, per_page_choices
 
 blueprint = Blueprint("admin", __name__)
@@ -66,7 +67,6 @@ USER_DEFINED_CHOICES = {
     "none": "None (as the dose reports say)",
 }
 LIST_ENDPOINTS = {"CT": "pages.ct_list", "RF": "pages.rf_list", "DX": "pages.dx_list", "MG": "pages.mg_list"}
-DETAIL_ENDPOINTS = {"CT": "pages.ct_detail", "RF": "pages.rf_detail", "DX": "pages.dx_detail", "MG": "pages.mg_detail"}
 
 
 def _no_csrf_token() -> str:
@@ -427,7 +427,8 @@ def retry_all_failed_imports() -> Response:
 
 def register(app: Any) -> None:
     """Mount the configuration pages and the patient size import pages under ``/admin``."""
-    from orthanc_rem_web import size_import_pages
+    from orthanc_rem_web import explorer_links, size_import_pages
 
     app.register_blueprint(blueprint, url_prefix="/admin")
     app.register_blueprint(size_import_pages.blueprint, url_prefix="/admin")
+    app.register_blueprint(explorer_links.blueprint)
