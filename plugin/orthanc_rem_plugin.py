@@ -23,6 +23,7 @@ from orthanc_rem.config import load_settings
 from orthanc_rem.enqueue import BatchedEnqueue
 from orthanc_rem.supervisor import WorkerSupervisor
 from orthanc_rem.tasks import build_queue
+from orthanc_rem_web import admin_pages
 from orthanc_rem_web.app import create_app
 from orthanc_rem_web.wsgi_bridge import make_rest_callback, route_pattern
 
@@ -55,6 +56,7 @@ new_instances = BatchedEnqueue(queue.huey, queue.ingest_orthanc_instance.s)
 supervisor: WorkerSupervisor | None = None
 
 app = create_app(settings)
+app.extensions[admin_pages.QUEUE_EXTENSION] = queue  # retries and size imports go to the workers
 orthanc.RegisterRestCallback(route_pattern(settings.url_prefix), make_rest_callback(app, settings.url_prefix))
 
 worker_user = worker_access.account_user(settings.orthanc_authorization)
@@ -119,13 +121,26 @@ def on_change(change_type: int, _level: int, resource_id: str) -> None:
 
 orthanc.RegisterOnChangeCallback(on_change)
 
-# A button on Orthanc Explorer's start page that opens the dose pages (Orthanc Explorer 1 only).
+# Buttons in Orthanc Explorer (1 only): on the start page, the dose pages; on a study's page, that
+# study's dose page (found by its Study Instance UID, orthanc_rem_web.explorer_links).
 EXPLORER_BUTTON = """
 $('#lookup').live('pagebeforeshow', function() {
   $('#orthanc-rem-dose-pages').remove();
   $('<a>', {id: 'orthanc-rem-dose-pages', href: '..PREFIX/', 'data-role': 'button', 'data-icon': 'info',
             'data-theme': 'e', rel: 'external', target: '_blank'})
     .text('Radiation dose monitoring').insertBefore($('#lookup form').first()).button();
+});
+$('#study').live('pagebeforeshow', function() {
+  $('#orthanc-rem-study-dose').remove();
+  var button = $('<a>', {id: 'orthanc-rem-study-dose', href: '#', 'data-role': 'button', 'data-icon': 'info',
+                         'data-theme': 'e'}).text('Radiation dose');
+  button.insertBefore($('#study-delete').parent().parent()).button();
+  button.click(function(event) {
+    event.preventDefault();
+    $.getJSON('../studies/' + $.mobile.pageData.uuid, function(study) {
+      window.open('..PREFIX/study-by-uid/' + encodeURIComponent(study.MainDicomTags.StudyInstanceUID), '_blank');
+    });
+  });
 });
 """
 orthanc.ExtendOrthancExplorer(EXPLORER_BUTTON.replace("PREFIX", settings.url_prefix))

@@ -94,14 +94,16 @@ def test_matched_patterns_are_recorded_before_name_and_id_are_dropped(corpus, se
 
 
 def test_the_074_defaults_are_the_manuals(sessions):
-    """0.7.4 checked IDs for phy/test/qa and names for phys/test/qa (manual L3036-3038, L5122)."""
+    """0.7.4 checked name and ID for 'phy', 'test' and 'qa' (manual L5122: "a patient named 'Phyliss'
+    would trigger this"), which the 0.8 defaults replicate (L3036-3038)."""
     with sessions() as session:
         import_settings.add_074_defaults(session)
         described = import_settings.describe(session)
     assert sorted(described["not_patient_id_patterns"]) == sorted(["*phy*", "*test*", "*qa*"])
-    assert sorted(described["not_patient_name_patterns"]) == sorted(["*phys*", "*test*", "*qa*"])
+    assert sorted(described["not_patient_name_patterns"]) == sorted(["*phy*", "*test*", "*qa*"])
     policy = IdentifiableDataPolicy(name_patterns=tuple(described["not_patient_name_patterns"]))
-    assert matching_patterns("Physics^QA", policy.name_patterns) == ["*phys*", "*qa*"]
+    assert matching_patterns("Physics^QA", policy.name_patterns) == ["*phy*", "*qa*"]
+    assert matching_patterns("Phyliss", policy.name_patterns) == ["*phy*"]
 
 
 def test_unknown_settings_are_refused(sessions):

@@ -26,8 +26,9 @@ from orthanc_rem import model
 
 P = TypeVar("P")
 
-#: What OpenREM 0.7.4 treated as test data before the lists became configurable (manual L3036).
-DEFAULTS_074 = {"id": ("*phy*", "*test*", "*qa*"), "name": ("*phys*", "*test*", "*qa*")}
+#: What OpenREM 0.7.4 treated as test data before the lists became configurable (manual L3036):
+#: name and ID containing 'phy', 'test' or 'qa' ("a patient named 'Phyliss' would trigger this", L5122).
+DEFAULTS_074 = {"id": ("*phy*", "*test*", "*qa*"), "name": ("*phy*", "*test*", "*qa*")}
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,26 @@ def add_074_defaults(session: Session) -> None:
     for applies_to, patterns in DEFAULTS_074.items():
         for pattern in patterns:
             add_not_patient_pattern(session, applies_to, pattern)
+
+
+def replace_not_patient_pattern(session: Session, pattern_id: int, new_pattern: str) -> None:
+    """Change one pattern's text (the page's "Modify"), keeping which list it belongs to."""
+    row = session.get(model.NotPatientPattern, pattern_id)
+    if row is None:
+        raise ValueError(f"no not-patient pattern with id {pattern_id}")
+    if not new_pattern.strip():
+        raise ValueError("an empty pattern would match nothing")
+    applies_to = row.applies_to
+    remove_not_patient_pattern(session, applies_to, row.pattern)
+    add_not_patient_pattern(session, applies_to, new_pattern)
+
+
+def not_patient_patterns(session: Session) -> list[model.NotPatientPattern]:
+    """Both lists with their ids (for the pages' Modify and Delete), names first."""
+    return list(
+        session.scalars(
+            select(model.NotPatientPattern).order_by(
+                model.NotPatientPattern.applies_to.desc(), model.NotPatientPattern.pattern
+            )
+        )
+    )

@@ -80,6 +80,8 @@ class ExtractionQueue:
     recover_missed_instances: TaskWrapper
     #: Stores the change sequence number of an instance already queued (``recovery.checkpoint``).
     record_change_checkpoint: TaskWrapper
+    #: Runs a patient size import job (``size_import_jobs.run_job``) queued from the pages.
+    import_patient_sizes: TaskWrapper | None = None
 
     def queued_instance_ids(self) -> set[str]:
         """Orthanc IDs waiting in the queue or scheduled for a retry: late, not lost."""
@@ -148,7 +150,15 @@ def build_queue(settings: Settings) -> ExtractionQueue:
         except POSTPONING as exc:  # the next checkpoint will do; the catch-up replays a little more
             log.info("change checkpoint at %s skipped: %s", orthanc_id, exc)
 
-    queue = ExtractionQueue(huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint)
+    @huey.task(name="import_patient_sizes")
+    def import_patient_sizes(job_id: int) -> str:
+        from orthanc_rem.size_import_jobs import run_job
+
+        return run_job(database.session_factory(settings.database_url), job_id)
+
+    queue = ExtractionQueue(
+        huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint, import_patient_sizes
+    )
     return queue
 
 

@@ -32,6 +32,7 @@ from orthanc_rem.model.projection import (
     XRaySource,
 )
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
+from orthanc_rem.model.size_import import SizeImportJob
 
 __all__ = [
     "AccumulatedMammographyDose",
@@ -52,6 +53,7 @@ __all__ = [
     "ProjectionIrradiationEvent",
     "ProjectionXRayRadiationDose",
     "RejectedObject",
+    "SizeImportJob",
     "Study",
     "XRayCalibration",
     "XRayDetector",
