@@ -32,6 +32,7 @@ from orthanc_rem.model.projection import (
     XRaySource,
 )
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
+from orthanc_rem.model.users import DoseBrowserUser
 
 __all__ = [
     "AccumulatedMammographyDose",
@@ -41,6 +42,7 @@ __all__ = [
     "CtIrradiationEvent",
     "CtRadiationDose",
     "CtXRaySource",
+    "DoseBrowserUser",
     "Equipment",
     "ExtractionWarning",
     "ImageViewModifier",
