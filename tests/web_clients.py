@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import users
 from orthanc_rem.config import Settings
+from orthanc_rem.model import DoseBrowserUser
 from orthanc_rem_web.app import create_app
 
 #: The password of every user these helpers make (long enough for the password rule).
@@ -53,7 +54,7 @@ class AnyHostClient(FlaskClient):
         super()._update_cookies_from_response("localhost", path, headers)
 
 
-def test_app(settings: Settings, sessions: sessionmaker[Session]) -> Flask:
+def browser_app(settings: Settings, sessions: sessionmaker[Session]) -> Flask:
     """The dose browser app, with its session cookie on ``/`` so that one login serves every base URL."""
     app = create_app(settings, sessions)
     app.config["SESSION_COOKIE_PATH"] = "/"
@@ -79,7 +80,7 @@ def client_with_groups(
 
 def anonymous_client(settings: Settings, sessions: sessionmaker[Session], *, app: Flask | None = None) -> FlaskClient:
     """A client that has not logged in."""
-    return (app or test_app(settings, sessions)).test_client()
+    return (app or browser_app(settings, sessions)).test_client()
 
 
 @functools.cache
@@ -90,8 +91,15 @@ def _password_hash(password: str) -> str:
 def add_user(sessions: sessionmaker[Session], name: str, groups: Iterable[str], password: str = PASSWORD) -> None:
     """A new active user (its scrypt hash made once per password and process: each costs ~0.1 s)."""
     with sessions() as session:
-        user = users.add_user(session, name, "placeholder password", groups)
-        user.password_hash = _password_hash(password)
+        session.add(
+            DoseBrowserUser(
+                name=users.check_name(name),
+                password_hash=_password_hash(password),
+                groups=",".join(group for group in users.GROUPS if group in users.parse_groups(groups)),
+                active=True,
+                created=users.now(),
+            )
+        )
         session.commit()
 
 

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orthanc_rem import database, users
 from orthanc_rem.config import Settings
 from orthanc_rem_web import permissions
-from orthanc_rem_web.db import dose_session
+from orthanc_rem_web.db import close_session, dose_session
 
 blueprint = Blueprint("auth", __name__)
 
@@ -123,6 +123,15 @@ def _is_api() -> bool:
 
 
 def identify_user() -> None:
+    try:
+        _identify_user()
+    finally:
+        # End the read transaction: views that write (login, users) use another connection, which
+        # SQLite would make wait for this one when both are writers (as in the tests).
+        close_session(None)
+
+
+def _identify_user() -> None:
     g.dose_browser_user = None
     g.authenticated_by = None
     if "_method" in request.args or any(request.headers.get(name) for name in METHOD_OVERRIDE_HEADERS):
