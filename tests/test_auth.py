@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orthanc_rem import users
 from orthanc_rem.config import Settings
 from orthanc_rem_web import auth
-from web_clients import PASSWORD, add_user, anonymous_client, client_with_groups, csrf_token_of, log_in, browser_app
+from web_clients import PASSWORD, add_user, anonymous_client, browser_app, client_with_groups, csrf_token_of, log_in
 
 
 @pytest.fixture
@@ -45,7 +45,9 @@ def test_a_page_sends_an_anonymous_visitor_to_login_and_back(settings, sessions)
     assert client.get("/ct/").status_code == 200
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_login_never_redirects_off_site(settings, sessions, target: str) -> None:
     add_user(sessions, "physicist", ["view"])
     reply = login_form(anonymous_client(settings, sessions), "physicist", PASSWORD, next=target)
@@ -59,7 +61,9 @@ def test_session_cookie_attributes(settings, sessions) -> None:
     client = app.test_client()
     token = csrf_token_of(client, "/login")
     reply = client.post(
-        "/login", data={"name": "physicist", "password": PASSWORD, "csrf_token": token}, base_url="http://orthanc.test/rem/"
+        "/login",
+        data={"name": "physicist", "password": PASSWORD, "csrf_token": token},
+        base_url="http://orthanc.test/rem/",
     )
     cookie = reply.headers["Set-Cookie"]
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
@@ -68,7 +72,9 @@ def test_session_cookie_attributes(settings, sessions) -> None:
     secure = app.test_client()
     token = csrf_token_of(secure, "/login")
     over_https = secure.post(
-        "/login", data={"name": "physicist", "password": PASSWORD, "csrf_token": token}, base_url="https://orthanc.test/rem/"
+        "/login",
+        data={"name": "physicist", "password": PASSWORD, "csrf_token": token},
+        base_url="https://orthanc.test/rem/",
     )
     assert "Secure" in over_https.headers["Set-Cookie"]
 
@@ -145,12 +151,18 @@ def test_own_password_change_keeps_this_session_and_ends_others(settings, sessio
     here, elsewhere = app.test_client(), app.test_client()
     log_in(here, "physicist", PASSWORD)
     log_in(elsewhere, "physicist", PASSWORD)
-    form = {"current_password": PASSWORD, "new_password": "a new long password", "new_password_again": "a new long password"}
+    form = {
+        "current_password": PASSWORD,
+        "new_password": "a new long password",
+        "new_password_again": "a new long password",
+    }
     assert here.post("/password", data={**form, "current_password": "wrong"}).status_code == 400
     assert here.post("/password", data=form).status_code == 200
     assert here.get("/ct/").status_code == 200
     assert elsewhere.get("/ct/").status_code == 302
-    assert login_form(anonymous_client(settings, sessions, app=app), "physicist", "a new long password").status_code == 302
+    assert (
+        login_form(anonymous_client(settings, sessions, app=app), "physicist", "a new long password").status_code == 302
+    )
 
 
 def test_admin_manages_users_from_the_page(settings, sessions) -> None:

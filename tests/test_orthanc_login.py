@@ -31,7 +31,9 @@ pytestmark = pytest.mark.orthanc
 CT_REPORT = "CT-RDSR-Siemens-Multi-1.dcm"
 
 
-def plugin_config(tmp_path: Any, admin_password: str, worker_password: str, *, orthanc_authentication: bool) -> dict[str, Any]:
+def plugin_config(
+    tmp_path: Any, admin_password: str, worker_password: str, *, orthanc_authentication: bool
+) -> dict[str, Any]:
     return {
         "AuthenticationEnabled": orthanc_authentication,
         "RegisteredUsers": {"admin": admin_password, "orthanc-rem-worker": worker_password},
@@ -58,7 +60,16 @@ def shipped(tmp_path):  # type: ignore[no-untyped-def]
         yield orthanc, worker
 
 
-def call(orthanc: OrthancProcess, method: str, path: str, *, account: tuple[str, str] | None = None, cookie: str | None = None, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+def call(
+    orthanc: OrthancProcess,
+    method: str,
+    path: str,
+    *,
+    account: tuple[str, str] | None = None,
+    cookie: str | None = None,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes, Any]:
     """One request with exactly the credentials given (the harness would add its own)."""
     request = urllib.request.Request(orthanc.url(path), data=body, method=method, headers=dict(headers or {}))
     if account:
@@ -103,7 +114,9 @@ def test_orthanc_rest_needs_an_orthanc_account_and_rem_our_login(shipped, corpus
     # A dose-browser session opens nothing of Orthanc's.
     assert call(orthanc, "GET", "/instances", cookie=cookie)[0] == 403
     find = json.dumps({"Level": "Instance", "Query": {}}).encode()
-    assert call(orthanc, "POST", "/tools/find", cookie=cookie, body=find, headers={"Content-Type": "text/plain"})[0] == 403
+    assert (
+        call(orthanc, "POST", "/tools/find", cookie=cookie, body=find, headers={"Content-Type": "text/plain"})[0] == 403
+    )
     assert call(orthanc, "POST", "/tools/find", body=find, headers={"Content-Type": "text/plain"})[0] == 403
     assert call(orthanc, "GET", f"/instances/{instance}?_method=delete", cookie=cookie)[0] == 403
     assert call(orthanc, "GET", f"/instances/{instance}", account=admin)[0] == 200  # still there
@@ -133,8 +146,13 @@ def test_explorer_login_asks_the_browser_for_an_orthanc_account(shipped) -> None
     orthanc, worker_password = shipped
     status, _, headers = call(orthanc, "GET", "/orthanc-explorer-login")
     assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
-    assert call(orthanc, "GET", "/orthanc-explorer-login", account=("orthanc-rem-worker", worker_password))[0] in (401, 403)
-    status, _, headers = call(orthanc, "GET", "/orthanc-explorer-login", account=("admin", orthanc.dose_browser_password))
+    assert call(orthanc, "GET", "/orthanc-explorer-login", account=("orthanc-rem-worker", worker_password))[0] in (
+        401,
+        403,
+    )
+    status, _, headers = call(
+        orthanc, "GET", "/orthanc-explorer-login", account=("admin", orthanc.dose_browser_password)
+    )
     assert status in (301, 302, 303, 307) and headers["Location"].endswith("app/explorer.html")
 
 

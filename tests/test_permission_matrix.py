@@ -20,7 +20,7 @@ from orthanc_rem import users
 from orthanc_rem.config import Settings
 from orthanc_rem_web.permissions import REQUIRED_GROUPS
 from orthanc_rem_web.query import STUDY_ID
-from web_clients import anonymous_client, client_with_groups, csrf_token_of, browser_app
+from web_clients import anonymous_client, browser_app, client_with_groups, csrf_token_of
 
 #: Endpoints without a permission of their own: Flask's static files (none are served today).
 UNDECLARED_ALLOWED = {"static"}
@@ -67,7 +67,11 @@ def url(app: Flask, rule: Rule) -> str:
 
 
 def test_every_route_declares_its_permission(app: Flask) -> None:
-    undeclared = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint not in UNDECLARED_ALLOWED and declared(app, rule) == "undeclared"]
+    undeclared = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in UNDECLARED_ALLOWED and declared(app, rule) == "undeclared"
+    ]
     assert undeclared == []
 
 

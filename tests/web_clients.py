@@ -12,7 +12,6 @@ import functools
 import itertools
 import re
 from collections.abc import Iterable
-
 from typing import Any
 
 from flask import Flask

@@ -56,7 +56,7 @@ class Service:
         if self.settings.orthanc_authorization:
             return self.settings.orthanc_authorization
         users = self.orthanc_configuration.get("RegisteredUsers") or {}
-        if self.orthanc_configuration.get("AuthenticationEnabled", True) and users:
+        if users:  # checked by Orthanc, or by our plugin when Orthanc's authentication is off
             user, password = next(iter(users.items()))
             if password:
                 return f"{user}:{password}"

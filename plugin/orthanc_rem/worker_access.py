@@ -111,11 +111,15 @@ class HttpAccess:
     orthanc_accounts: Mapping[str, str] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_configuration(cls, configuration: Mapping[str, object], url_prefix: str, worker_user: str | None) -> HttpAccess:
-        accounts = configuration.get("RegisteredUsers") or {}
+    def from_configuration(
+        cls, configuration: Mapping[str, object], url_prefix: str, worker_user: str | None
+    ) -> HttpAccess:
+        accounts = configuration.get("RegisteredUsers")
+        # Orthanc's default for AuthenticationEnabled is RemoteAccessAllowed (since 1.5.8).
         authentication = configuration.get("AuthenticationEnabled", configuration.get("RemoteAccessAllowed", False))
-        checked_here = not authentication and isinstance(accounts, Mapping) and bool(accounts)
-        return cls(url_prefix, worker_user, {str(k): str(v) for k, v in accounts.items()} if checked_here else None)
+        if authentication or not isinstance(accounts, Mapping) or not accounts:
+            return cls(url_prefix, worker_user, None)
+        return cls(url_prefix, worker_user, {str(user): str(password) for user, password in accounts.items()})
 
     @property
     def needed(self) -> bool:
