@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orthanc_rem import users
 from orthanc_rem.config import Settings
 from orthanc_rem_web import auth
+from orthanc_rem_web.login_throttle import FailedLogins
 from web_clients import PASSWORD, add_user, anonymous_client, browser_app, client_with_groups, csrf_token_of, log_in
 
 
@@ -227,3 +228,30 @@ def test_unknown_groups_and_short_passwords_are_refused(sessions) -> None:
             users.add_user(session, "x", "long enough", ["view", "superuser"])
         with pytest.raises(users.UserError, match="at least 8"):
             users.add_user(session, "x", "short", ["view"])
+
+
+def test_repeated_failed_logins_lock_the_name_for_a_while(settings, sessions) -> None:
+    add_user(sessions, "physicist", ["view"])
+    app = browser_app(settings, sessions)
+    client = anonymous_client(settings, sessions, app=app)
+    for _ in range(FailedLogins().limit):
+        assert login_form(client, "physicist", "guess").status_code == 401
+    assert login_form(client, "physicist", PASSWORD).status_code == 429  # even the right password
+    assert client.get("/api/studies", headers=basic("physicist", PASSWORD)).status_code == 429
+    add_user(sessions, "other", ["view"])
+    assert login_form(client, "other", PASSWORD).status_code == 302  # other names are not affected
+
+
+def test_failures_leave_the_window() -> None:
+    now = [0.0]
+    throttle = FailedLogins(limit=3, window_s=60, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.failed("Physicist")
+    assert throttle.seconds_refused("physicist ") == 60
+    now[0] = 59.0
+    assert throttle.seconds_refused("physicist") == pytest.approx(1.0)
+    now[0] = 60.0
+    assert throttle.seconds_refused("physicist") == 0
+    throttle.failed("physicist")
+    throttle.succeeded("physicist")
+    assert throttle.seconds_refused("physicist") == 0

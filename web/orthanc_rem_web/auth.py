@@ -39,10 +39,12 @@ from orthanc_rem import database, users
 from orthanc_rem.config import Settings
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import close_session, dose_session
+from orthanc_rem_web.login_throttle import FailedLogins
 
 blueprint = Blueprint("auth", __name__)
 
 EXTENSION = "orthanc_rem_accounts"
+THROTTLE = "orthanc_rem_failed_logins"
 SECRET_KEY_FILE = "web-session-key"
 SESSION_HOURS = 12
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -74,6 +76,7 @@ def init_app(app: Flask, settings: Settings, sessions: sessionmaker[Session] | N
     app.session_interface = PrefixedCookieSessions()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="rem_session")
     app.extensions[EXTENSION] = sessions or database.session_factory(settings.database_url, writer=True)
+    app.extensions[THROTTLE] = FailedLogins()
     app.before_request(identify_user)
     app.before_request(check_csrf)
     app.add_template_global(csrf_token)
@@ -108,6 +111,20 @@ def account_sessions() -> sessionmaker[Session]:
 
     factory: sessionmaker[Session] = current_app.extensions[EXTENSION]
     return factory
+
+
+def failed_logins() -> FailedLogins:
+    from flask import current_app
+
+    throttle: FailedLogins = current_app.extensions[THROTTLE]
+    return throttle
+
+
+def refuse_if_throttled(name: str) -> None:
+    wait = failed_logins().seconds_refused(name)
+    if wait:
+        minutes = int(wait // 60) + 1
+        abort(429, description=f"Too many failed logins for this user: try again in {minutes} minute(s).")
 
 
 def current_user() -> CurrentUser | None:
@@ -147,8 +164,10 @@ def _identify_user() -> None:
         session.clear()
     if _is_api() and request.authorization is not None and request.authorization.type == "basic":
         basic_name = request.authorization.username or ""
+        refuse_if_throttled(basic_name)
         user = _basic_user(basic_name, request.authorization.password or "")
         if user is None:
+            failed_logins().failed(basic_name)
             abort(401, description="Wrong user name or password, or the user is inactive.")
         g.dose_browser_user = user
         g.authenticated_by = "basic"
@@ -246,11 +265,17 @@ def login() -> Any:
         if user is not None:
             return redirect(request.script_root + target if target else landing(user))
         return render_template("login.html", next=target or "", error=None)
+    name = request.form.get("name", "")
+    if failed_logins().seconds_refused(name):
+        error = "Too many failed logins for this user: try again later."
+        return render_template("login.html", next=target or "", error=error), 429
     with account_sessions()() as accounts:
-        row = users.authenticate(accounts, request.form.get("name", ""), request.form.get("password", ""))
+        row = users.authenticate(accounts, name, request.form.get("password", ""))
         if row is None:
+            failed_logins().failed(name)
             page = render_template("login.html", next=target or "", error="Wrong user name or password.")
             return page, 401
+        failed_logins().succeeded(name)
         row.last_login = users.now()
         accounts.commit()
         _start_session(row)
