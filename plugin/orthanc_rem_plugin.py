@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 import orthanc
 
-from orthanc_rem import database, worker_access
+from orthanc_rem import database, users, worker_access
 from orthanc_rem.config import load_settings
 from orthanc_rem.enqueue import BatchedEnqueue
 from orthanc_rem.supervisor import WorkerSupervisor
@@ -47,6 +48,9 @@ settings = load_settings(configuration)
 try:
     # Our own database, not Orthanc's: allowed during plugin initialisation.
     database.upgrade_schema(settings.database_url)
+    # ORTHANC_REM_ADMIN_PASSWORD (scripts/serve) creates or resets the dose browser's "admin".
+    with database.session_factory(settings.database_url)() as accounts:
+        users.ensure_admin_from_environment(accounts, os.environ)
 except Exception as exc:  # noqa: BLE001 - Orthanc must still start; the pages will show the error
     orthanc.LogError(f"orthanc-rem: cannot prepare the dose database {database.describe(settings.database_url)}: {exc}")
 
@@ -60,19 +64,32 @@ app.extensions[admin_pages.QUEUE_EXTENSION] = queue  # retries and size imports 
 orthanc.RegisterRestCallback(route_pattern(settings.url_prefix), make_rest_callback(app, settings.url_prefix))
 
 worker_user = worker_access.account_user(settings.orthanc_authorization)
-if worker_user is not None:
-    # The workers use a registered user: narrow it to the routes they need (worker_access.py).
+# One incoming-HTTP filter (worker_access.py): narrows the workers' account and, with Orthanc's own
+# authentication off, checks Orthanc's accounts everywhere but under our prefix (issue 7).
+http_access = worker_access.HttpAccess.from_configuration(configuration, settings.url_prefix, worker_user)
+if http_access.needed:
     # This filter costs every HTTP request the GIL (and, with plugin 4.0, a little memory).
     _METHODS = {getattr(orthanc.HttpMethod, name): name for name in ("GET", "POST", "PUT", "DELETE")}
 
-    def filter_worker_requests(uri: str, method: int, ip: str, headers: dict[str, str], **_: object) -> bool:
+    def filter_requests(uri: str, method: int, ip: str, headers: dict[str, str], **_: object) -> bool:
         try:
-            return worker_access.allows(worker_user, _METHODS.get(method, "?"), uri, headers)
+            return http_access.allows(_METHODS.get(method, "?"), uri, headers)
         except Exception as exc:  # noqa: BLE001 - an exception here would answer 500 to every request
             orthanc.LogError(f"orthanc-rem: HTTP filter failed, request refused: {exc!r}")
             return False
 
-    orthanc.RegisterIncomingHttpRequestFilter(filter_worker_requests)
+    orthanc.RegisterIncomingHttpRequestFilter(filter_requests)
+if http_access.orthanc_accounts is not None:
+
+    def explorer_login(output: orthanc.RestOutput, uri: str, **request: object) -> None:
+        """Ask the browser for an Orthanc account, then open Orthanc Explorer (worker_access.py)."""
+        headers = request.get("headers") or {}
+        if http_access.orthanc_account(headers) in (None, worker_user):  # type: ignore[arg-type]
+            output.SendUnauthorized("Orthanc Secure Area")
+        else:
+            output.Redirect("app/explorer.html")
+
+    orthanc.RegisterRestCallback(worker_access.EXPLORER_LOGIN, explorer_login)
 
 
 def _start_workers() -> None:

@@ -34,6 +34,7 @@ import sys
 import sysconfig
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -147,6 +148,15 @@ class OrthancProcess:
 
         self.config: dict[str, Any] = self._default_config()
         self.config.update(config or {})
+        # The dose browser's "admin" (our plugin makes it from ORTHANC_REM_ADMIN_PASSWORD, as under
+        # scripts/serve, where it is also Orthanc's "admin"): tests fetch /rem with it.
+        orthanc_users = self.config.get("RegisteredUsers") or {}
+        self.dose_browser_password = (
+            self._extra_env.get("ORTHANC_REM_ADMIN_PASSWORD")
+            or orthanc_users.get("admin")
+            or "dose-browser-" + os.urandom(8).hex()
+        )
+        self._extra_env.setdefault("ORTHANC_REM_ADMIN_PASSWORD", self.dose_browser_password)
 
     def _default_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -248,10 +258,19 @@ class OrthancProcess:
 
     def _credentials(self) -> tuple[str, str] | None:
         users = self.config.get("RegisteredUsers") or {}
-        if self.config.get("AuthenticationEnabled") and users:
+        # Also with Orthanc's authentication off: our plugin then checks these accounts itself.
+        if users:
             user, password = next(iter(users.items()))
             return user, password
         return None
+
+    @property
+    def dose_browser_prefix(self) -> str:
+        return "/" + str((self.config.get("OrthancRem") or {}).get("UrlPrefix") or "rem").strip("/")
+
+    def is_dose_browser(self, path: str) -> bool:
+        prefix = self.dose_browser_prefix
+        return path == prefix or path.startswith((prefix + "/", prefix + "?"))
 
     def request(
         self,
@@ -261,16 +280,39 @@ class OrthancProcess:
         headers: Mapping[str, str] | None = None,
         timeout: float = 30.0,
     ) -> bytes:
-        """Call Orthanc's REST API as the first registered user (if authentication is on)."""
+        """Call Orthanc's REST API as the first registered user (if authentication is on).
+
+        The dose browser's API (``/rem/...``) is called as its ``admin`` with HTTP Basic, unless
+        Orthanc itself wants an account (then Orthanc's first user, which is also ours when it
+        is ``admin``, as under scripts/serve). Its pages need a login: :meth:`log_in`.
+        """
         request = urllib.request.Request(
             self.url(path), data=body, method=method, headers=dict(headers or {})
         )
         credentials = self._credentials()
+        if credentials is None and self.is_dose_browser(path):
+            credentials = ("admin", self.dose_browser_password)
         if credentials:
             token = base64.b64encode(":".join(credentials).encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read()
+
+    def log_in(self, name: str = "admin", password: str | None = None) -> str:
+        """Log in to the dose browser's login page; the ``Cookie`` header value of the session."""
+        prefix = self.dose_browser_prefix
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        page = opener.open(self.url(prefix + "/login"), timeout=30).read().decode()
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, page
+        form = urllib.parse.urlencode(
+            {"name": name, "password": password or self.dose_browser_password, "csrf_token": match.group(1)}
+        ).encode()
+        opener.open(urllib.request.Request(self.url(prefix + "/login"), data=form, method="POST"), timeout=30)
+        jar = next(h for h in opener.handlers if isinstance(h, urllib.request.HTTPCookieProcessor)).cookiejar
+        cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+        assert "rem_session=" in cookies, "login failed"
+        return cookies
 
     def get_json(self, path: str, timeout: float = 30.0) -> Any:
         return json.loads(self.request("GET", path, timeout=timeout))

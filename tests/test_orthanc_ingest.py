@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 import sr_facts
-from browser import dump_dom
+from browser_session import logged_in_dom
 from made_objects import broken_dose_report
 from orthanc_harness import REPO_ROOT, running_orthanc, storescu
 from orthanc_rem import database, model
@@ -111,7 +111,7 @@ def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, or
     assert broken_uid in {row["sop_instance_uid"] for row in quarantine}
     assert "unmatched" not in {row["outcome"] for row in quarantine}
     assert orthanc.get_json("/rem/api/status")["unmatched_objects"] == 1
-    assert broken_uid in dump_dom(orthanc.url("/rem/rejected"))
+    assert broken_uid in logged_in_dom(orthanc, "/rem/rejected")
 
     listing = orthanc.get_json("/rem/api/studies?modality=CT&per_page=100")
     assert listing["total"] == len(expected)
@@ -128,11 +128,11 @@ def test_ct_dose_objects_sent_to_orthanc_reach_database_api_and_pages(corpus, or
     )
     assert stored_ctdivols == pytest.approx(ctdivols)
 
-    page = dump_dom(orthanc.url("/rem/ct/"))
+    page = logged_in_dom(orthanc, "/rem/ct/")
     assert f"There are {len(expected)} studies" in page
     if tap.get("AccessionNumber"):
         assert html.escape(str(tap.AccessionNumber)) in page
-    detail = dump_dom(orthanc.url(f"/rem/ct/{row['id']}"))
+    detail = logged_in_dom(orthanc, f"/rem/ct/{row['id']}")
     assert str(tap.StudyInstanceUID) in detail
     for protocol in {str(i.TextValue) for i in sr_facts.find(tap, "125203")}:
         assert html.escape(protocol) in detail

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import cli_sizes, database, model, strict_json
+from orthanc_rem import cli_sizes, cli_users, database, model, strict_json
 from orthanc_rem.config import Settings, load_settings, read_orthanc_configuration
 from orthanc_rem.outcome import Outcome
 
@@ -56,7 +56,7 @@ class Service:
         if self.settings.orthanc_authorization:
             return self.settings.orthanc_authorization
         users = self.orthanc_configuration.get("RegisteredUsers") or {}
-        if self.orthanc_configuration.get("AuthenticationEnabled", True) and users:
+        if users:  # checked by Orthanc, or by our plugin when Orthanc's authentication is off
             user, password = next(iter(users.items()))
             if password:
                 return f"{user}:{password}"
@@ -367,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     equipment.add_argument("--display-name", help="new display name for the given systems")
     equipment.add_argument("--modality", help="user-defined modality: DX, RF, Dual or none (re-labels studies)")
     cli_sizes.register(command)
+    cli_users.register(command, _global_options)
     return parser
 
 

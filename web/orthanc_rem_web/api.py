@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, abort, request
 
 from orthanc_rem import ingest_status, study_document
+from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import API_PER_PAGE, STUDY_ID, list_query, modality_argument, page_arguments
 
@@ -21,6 +22,7 @@ blueprint = Blueprint("api", __name__)
 
 
 @blueprint.get("/studies")
+@permissions.require(permissions.VIEW)
 def studies() -> dict[str, Any]:
     query = list_query(request.args, browser().settings.page_size, API_PER_PAGE)
     rows, total = study_document.load_studies(
@@ -41,14 +43,24 @@ def studies() -> dict[str, Any]:
 
 
 @blueprint.get(f"/studies/{STUDY_ID}")
+@permissions.require(permissions.VIEW)
 def study(study_id: int) -> dict[str, Any]:
     row = study_document.load_study(dose_session(), study_id)
     if row is None:
         abort(404, description=f"There is no study with id {study_id}.")
-    return study_document.study_document(row)
+    document = study_document.study_document(row)
+    if not permissions.may(permissions.PID) and document.get("patient"):
+        # Patient name, ID and birth date only for the pid group (manual, "Users and groups").
+        document["patient"] = {k: v for k, v in document["patient"].items() if k not in PATIENT_IDENTITY}
+    return document
+
+
+#: The patient fields that identify the patient (stored only if the import settings say so).
+PATIENT_IDENTITY = frozenset({"name", "name_hashed", "patient_id", "patient_id_hashed", "birth_date"})
 
 
 @blueprint.get("/rejected")
+@permissions.require(permissions.ADMIN)
 def rejected() -> Any:
     """A plain list, most recent first; ``page``/``per_page`` (up to 1000, the default) page through it."""
     page, per_page = page_arguments(request.args, API_PER_PAGE.stop - 1, API_PER_PAGE)
@@ -57,10 +69,12 @@ def rejected() -> Any:
 
 
 @blueprint.get("/status")
+@permissions.require(permissions.VIEW)
 def status() -> dict[str, Any]:
     return ingest_status.ingest_status(dose_session())
 
 
 @blueprint.get("/settings")
+@permissions.require(permissions.ADMIN)
 def settings() -> dict[str, Any]:
     return settings_description(dose_session())

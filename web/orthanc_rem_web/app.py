@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from orthanc_rem import database, strict_json
 from orthanc_rem.config import Settings
-from orthanc_rem_web import admin_pages, api, db, pages, permissions, projection_display
+from orthanc_rem_web import admin_pages, api, auth, db, pages, permissions, projection_display
 from orthanc_rem_web.query import BadParameter
 
 _log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
         settings, sessions or database.session_factory(settings.database_url, writer=False)
     )
     app.json = StrictJSONProvider(app)
+    auth.init_app(app, settings, sessions)  # users, sessions, CSRF (issue 7)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.add_template_filter(fixed)

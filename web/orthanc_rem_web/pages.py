@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 
 from orthanc_rem import import_settings, ingest_status, model, study_document
+from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import STUDY_ID, list_query, page_arguments, per_page_choices
 
@@ -32,6 +33,7 @@ def _pages(total: int, per_page: int) -> int:
 
 
 @blueprint.get("/")
+@permissions.require(permissions.VIEW)
 def home() -> str:
     session = dose_session()
     counts = {modality: 0 for modality in MODALITY_NAMES} | study_document.modality_counts(session)
@@ -73,21 +75,25 @@ def _study_list(modality: str) -> str:
 
 
 @blueprint.get("/ct/")
+@permissions.require(permissions.VIEW)
 def ct_list() -> str:
     return _study_list("CT")
 
 
 @blueprint.get("/rf/")
+@permissions.require(permissions.VIEW)
 def rf_list() -> str:
     return _study_list("RF")
 
 
 @blueprint.get("/dx/")
+@permissions.require(permissions.VIEW)
 def dx_list() -> str:
     return _study_list("DX")
 
 
 @blueprint.get("/mg/")
+@permissions.require(permissions.VIEW)
 def mg_list() -> str:
     return _study_list("MG")
 
@@ -100,6 +106,7 @@ def _study(study_id: int, modality: str) -> model.Study:
 
 
 @blueprint.get(f"/ct/{STUDY_ID}")
+@permissions.require(permissions.VIEW)
 def ct_detail(study_id: int) -> str:
     study = _study(study_id, "CT")
     return render_template(
@@ -127,21 +134,25 @@ def _projection_detail(study_id: int, modality: str) -> str:
 
 
 @blueprint.get(f"/rf/{STUDY_ID}")
+@permissions.require(permissions.VIEW)
 def rf_detail(study_id: int) -> str:
     return _projection_detail(study_id, "RF")
 
 
 @blueprint.get(f"/dx/{STUDY_ID}")
+@permissions.require(permissions.VIEW)
 def dx_detail(study_id: int) -> str:
     return _projection_detail(study_id, "DX")
 
 
 @blueprint.get(f"/mg/{STUDY_ID}")
+@permissions.require(permissions.VIEW)
 def mg_detail(study_id: int) -> str:
     return _projection_detail(study_id, "MG")
 
 
 @blueprint.get("/rejected")
+@permissions.require(permissions.ADMIN)
 def rejected() -> str:
     default = browser().settings.page_size
     choices = per_page_choices(default)
@@ -175,6 +186,7 @@ SETTING_LABELS = {
 
 
 @blueprint.get("/settings")
+@permissions.require(permissions.ADMIN)
 def settings() -> str:
     description = settings_description(dose_session())
     return render_template(

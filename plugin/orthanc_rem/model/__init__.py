@@ -33,6 +33,7 @@ from orthanc_rem.model.projection import (
 )
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
 from orthanc_rem.model.size_import import SizeImportJob
+from orthanc_rem.model.users import DoseBrowserUser
 
 __all__ = [
     "AccumulatedMammographyDose",
@@ -42,6 +43,7 @@ __all__ = [
     "CtIrradiationEvent",
     "CtRadiationDose",
     "CtXRaySource",
+    "DoseBrowserUser",
     "Equipment",
     "ExtractionWarning",
     "ImageViewModifier",
