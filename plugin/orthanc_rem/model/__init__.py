@@ -31,6 +31,7 @@ from orthanc_rem.model.projection import (
     XRayMechanical,
     XRaySource,
 )
+from orthanc_rem.model.qr import QrLogLine, QrNode, QrQuery, QrResult, QrRetrievedObject, QrSchedule
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
 
 __all__ = [
@@ -51,6 +52,12 @@ __all__ = [
     "ProcessedObject",
     "ProjectionIrradiationEvent",
     "ProjectionXRayRadiationDose",
+    "QrLogLine",
+    "QrNode",
+    "QrQuery",
+    "QrResult",
+    "QrRetrievedObject",
+    "QrSchedule",
     "RejectedObject",
     "Study",
     "XRayCalibration",
