@@ -95,4 +95,3 @@ def projection_modality(dose: ProjectionXRayRadiationDose) -> str:
     ):
         return RF
     return DX
-
