@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     equipment.add_argument("--id", type=int, action="append", help="equipment id (see the list); repeat for more")
     equipment.add_argument("--display-name", help="new display name for the given systems")
     equipment.add_argument("--modality", help="user-defined modality: DX, RF, Dual or none (re-labels studies)")
+    from orthanc_rem import cli_qr  # here: cli_qr imports this module
+
+    cli_qr.register(command)
     return parser
 
 
