@@ -1,0 +1,151 @@
+"""Query-retrieve end to end between real peers: a second Orthanc on loopback is the hospital PACS,
+filled with whole studies (images and dose reports); our Orthanc, with the plugin and its
+workers, queries and retrieves through Orthanc's own DICOM client, driven by ``orthanc-rem qr``.
+
+The right objects and only those arrive and are extracted; a second run fetches nothing; a newer
+cumulative RDSR of a known study is fetched. Expected UIDs are read from the DICOM files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+from sqlalchemy import func, select
+
+import sr_facts
+from orthanc_harness import REPO_ROOT, OrthancProcess, running_orthanc, storescu
+from orthanc_rem import database, model
+from qr_studies import images_for, newer_cumulative_report
+
+pytestmark = pytest.mark.orthanc
+
+CLI = [sys.executable, "-m", "orthanc_rem.cli"]
+ADMIN = ("admin", "admin-secret")
+WORKER = ("orthanc-rem-worker", "worker-secret")
+
+
+def uid(path: Path) -> str:
+    return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+
+
+@pytest.fixture
+def peers(tmp_path, database_url):  # type: ignore[no-untyped-def]
+    """(our Orthanc, the PACS Orthanc, our configuration file): the PACS knows our AE for C-MOVE;
+    our workers use a least-privilege account, so the plugin's HTTP filter is in the path."""
+    ours = OrthancProcess(
+        tmp_path / "ours",
+        aet="REMTEST",
+        python_script=REPO_ROOT / "plugin" / "orthanc_rem_plugin.py",
+        config={
+            "AuthenticationEnabled": True,
+            "RegisteredUsers": dict([ADMIN, WORKER]),
+            "OrthancRem": {
+                "Database": database_url,
+                "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+                "DataDirectory": str(tmp_path / "rem-data"),
+                "Workers": 2,
+                "WorkerPython": sys.executable,
+                "OrthancAuthorization": ":".join(WORKER),
+            },
+        },
+    )
+    with running_orthanc(
+        tmp_path / "pacs",
+        name="pacs",
+        aet="PACS",
+        config={"DicomModalities": {"rem": ["REMTEST", "127.0.0.1", ours.dicom_port]}},
+    ) as pacs:
+        ours.start()
+        try:
+            yield ours, pacs
+        finally:
+            ours.stop()
+            print(ours.log_tail(120))
+        assert not ours.python_errors(), ours.python_errors()
+
+
+def cli(ours: OrthancProcess, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "--config", str(ours.config_path), *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_query_retrieve_from_a_pacs_orthanc_fetches_only_dose_objects_once(peers, corpus, tmp_path, database_url):
+    ours, pacs = peers
+    made = tmp_path / "made"
+    ct_rdsr = corpus("CT-RDSR-Siemens-Multi-1.dcm")
+    philips = corpus("CT-SC-Philips_Brilliance16P.dcm")
+    rf_rdsr = corpus("RF-RDSR-Siemens-Zee.dcm")
+    dx_images = [corpus(f"DX-Im-GE_XR220-{n}.dcm") for n in (1, 2, 3)]
+    left_behind = [
+        *images_for(ct_rdsr, "CT", 8, made / "ct", "Thorax 5mm"),
+        *images_for(philips, "CT", 8, made / "philips", "Abdomen 5mm"),
+        *images_for(rf_rdsr, "RF", 6, made / "rf", "Runs"),
+        corpus("NM-PetIm-GE.dcm"),  # a modality not asked for
+        corpus("ESR_non-dose.dcm"),  # an SR-only study: not found by modality queries
+    ]
+    wanted = [ct_rdsr, philips, rf_rdsr, *dx_images]
+    storescu(pacs.dicom_port, pacs.aet, [*wanted, *left_behind])
+
+    added = cli(
+        ours, "qr-node", "add", "pacs", "--aet", pacs.aet, "--host", "127.0.0.1", "--port", str(pacs.dicom_port)
+    )
+    assert added.returncode == 0, added.stderr
+    echo = cli(ours, "qr-node", "echo", "pacs")
+    assert echo.returncode == 0 and "responding to DICOM echo" in echo.stdout, echo.stdout + echo.stderr
+
+    query = [
+        "qr",
+        "--node",
+        "pacs",
+        "--modality",
+        "CT",
+        "--modality",
+        "DX",
+        "--modality",
+        "FL",
+        "--date-from",
+        "1990-01-01",
+        "--date-until",
+        "2030-12-31",
+        "--retrieve",
+        "--wait",
+        "--timeout",
+        "240",
+    ]
+    first = cli(ours, *query)
+    print(first.stdout)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "studies per type: CT 2, DX 1, FL 1" in first.stdout
+    assert "Requesting move: modality CT" in first.stdout
+    received = {i["MainDicomTags"]["SOPInstanceUID"] for i in ours.get_json("/instances?expand")}
+    assert received == {uid(path) for path in wanted}
+    sessions = database.session_factory(database_url)
+    with sessions() as session:
+        processed = set(session.scalars(select(model.ProcessedObject.sop_instance_uid)))
+    assert processed == {uid(path) for path in wanted}
+
+    second = cli(ours, *query)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "studies per type: none" in second.stdout
+    assert len(ours.get_json("/instances")) == len(wanted)
+
+    newer = newer_cumulative_report(ct_rdsr, corpus("CT-RDSR-Siemens-Multi-2.dcm"), made / "newer")
+    storescu(pacs.dicom_port, pacs.aet, [newer])
+    third = cli(ours, *query)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "studies per type: CT 1" in third.stdout
+    received_now = {i["MainDicomTags"]["SOPInstanceUID"] for i in ours.get_json("/instances?expand")}
+    assert received_now - received == {uid(newer)}
+    study_uid = str(sr_facts.read(ct_rdsr).StudyInstanceUID)
+    with sessions() as session:
+        study = session.scalar(select(model.Study).where(model.Study.study_instance_uid == study_uid))
+        assert study is not None
+        events = {e.irradiation_event_uid for d in study.ct_radiation_doses for e in d.events}
+        log_lines = session.scalar(select(func.count()).select_from(model.QrLogLine))
+    assert events == sr_facts.event_uids(sr_facts.read(newer))  # the cumulative report replaced the first
+    assert log_lines and log_lines > 10
