@@ -36,6 +36,8 @@ class QrTasks:
     query: TaskWrapper
     retrieve: TaskWrapper
     echo_all: TaskWrapper
+    #: DELETE the Orthanc modality of a removed node (by name).
+    forget_node: TaskWrapper
 
 
 def register(huey: Huey, settings: Settings, client: Callable[[], OrthancClient]) -> QrTasks:
@@ -55,6 +57,13 @@ def register(huey: Huey, settings: Settings, client: Callable[[], OrthancClient]
     def echo_all_task() -> None:
         echo_all(sessions(), client())
 
+    @huey.task(name="qr_forget_node")
+    def forget_node_task(node_name: str) -> None:
+        try:
+            orthanc_dicom.forget(client(), node_name)
+        except (OrthancHttpError, OrthancUnavailable) as exc:  # gone at Orthanc's next restart anyway
+            log.info("qr: Orthanc modality of removed node %s not deleted: %s", node_name, exc)
+
     @huey.periodic_task(crontab(minute="*"), name="qr_run_schedules")
     def run_schedules_task() -> None:
         from orthanc_rem.qr import schedules
@@ -62,7 +71,7 @@ def register(huey: Huey, settings: Settings, client: Callable[[], OrthancClient]
         for query_id in schedules.due_queries(sessions(), store.now()):
             query_task(query_id)
 
-    return QrTasks(query_task, retrieve_task, echo_all_task)
+    return QrTasks(query_task, retrieve_task, echo_all_task, forget_node_task)
 
 
 def _node(sessions: sessionmaker[Session], query_id: int) -> tuple[model.QrQuery, model.QrNode | None]:
