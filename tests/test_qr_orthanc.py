@@ -149,3 +149,55 @@ def test_query_retrieve_from_a_pacs_orthanc_fetches_only_dose_objects_once(peers
         log_lines = session.scalar(select(func.count()).select_from(model.QrLogLine))
     assert events == sr_facts.event_uids(sr_facts.read(newer))  # the cumulative report replaced the first
     assert log_lines and log_lines > 10
+
+
+def web(ours: OrthancProcess, path: str, form: dict[str, str] | None = None) -> tuple[str, str]:
+    """(final URL, page) of a GET, or of a form POST after its redirect, as the admin."""
+    import base64
+    import urllib.parse
+    import urllib.request
+
+    body = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(ours.url(path), data=body, method="POST" if form is not None else "GET")
+    request.add_header("Authorization", "Basic " + base64.b64encode(":".join(ADMIN).encode()).decode())
+    if form is not None:
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.geturl(), response.read().decode()
+
+
+def test_query_and_retrieve_from_the_pages_served_by_orthanc(peers, corpus):
+    ours, pacs = peers
+    wanted = [corpus("RF-RDSR-Siemens-Zee.dcm")]
+    storescu(pacs.dicom_port, pacs.aet, [*wanted, corpus("NM-PetIm-GE.dcm")])
+
+    web(ours, "/rem/qr/nodes", {"name": "pacs", "aet": pacs.aet, "host": "127.0.0.1", "port": str(pacs.dicom_port)})
+
+    def echoed():  # type: ignore[no-untyped-def]
+        web(ours, "/rem/qr/nodes")  # each visit asks the workers for fresh C-ECHOs
+        state = ours.get_json("/rem/qr/api/echo")
+        return state["own_store"] and state["own_store"]["ok"] and state["nodes"][0]["ok"] and state
+
+    state = ours.wait_until(echoed, timeout=60, interval=1, message="no C-ECHO answer recorded")
+    assert state["nodes"][0]["message"] == "responding to DICOM echo"
+
+    url, _ = web(
+        ours, "/rem/qr/", {"node": "1", "sr_only": "1", "date_from": "2016-05-01", "remove_duplicates": "1"}
+    )
+    query_id = int(url.rstrip("/").rsplit("/", 1)[1])
+    api = f"/rem/qr/api/queries/{query_id}"
+    ours.wait_until(lambda: ours.get_json(api)["status"] == "queried", timeout=60, interval=0.5, message="not queried")
+    assert ours.get_json(api)["counts"] == {"SR": 1}  # a store of dose reports alone: the SR-only query
+    _, page = web(ours, f"/rem/qr/queries/{query_id}")
+    assert "SR: 1" in page and "Currently querying for SR studies..." in page and ">Retrieve</button>" in page
+
+    web(ours, f"/rem/qr/queries/{query_id}/retrieve", {})
+
+    def extracted():  # type: ignore[no-untyped-def]
+        state = ours.get_json(api)
+        return state["status"] == "retrieved" and state["extraction"]["extracted"] == len(wanted) and state
+
+    state = ours.wait_until(extracted, timeout=120, interval=0.5, message="not retrieved and extracted")
+    assert state["retrieve"] == {"series_moved": 1, "series_total": 1}
+    received = {i["MainDicomTags"]["SOPInstanceUID"] for i in ours.get_json("/instances?expand")}
+    assert received == {uid(path) for path in wanted}
