@@ -189,6 +189,7 @@ def keep_toshiba_first_images(study: StudyResponse, images_of: ImagesOf) -> None
     kept = []
     for series in study.series:
         series.images = images_of(study, series, True)
+        series.first_image_only = True
         if not series.images:
             continue
         if series.images[0].sop_class_uid != SECONDARY_CAPTURE:

@@ -75,6 +75,8 @@ class SeriesResponse:
     sop_class_in_series: str | None = None
     #: Retrieve image by image (images dropped as duplicates, Toshiba's first image only).
     image_level_move: bool = False
+    #: ``images`` holds only the answer for InstanceNumber 1 (Toshiba option), not the whole series.
+    first_image_only: bool = False
 
     @classmethod
     def from_answer(cls, answer: Mapping[str, Any]) -> SeriesResponse | None:

@@ -213,6 +213,7 @@ def _series_json(series: SeriesResponse) -> dict[str, object]:
         "series_description": series.series_description,
         "number_of_instances": series.number_of_instances,
         "image_level_move": series.image_level_move,
+        "first_image_only": series.first_image_only,
         "images": None
         if series.images is None
         else [{"sop_instance_uid": i.sop_instance_uid, "sop_class_uid": i.sop_class_uid} for i in series.images],
@@ -232,6 +233,7 @@ def study_of(row: model.QrResult) -> StudyResponse:
                 series_description=item.get("series_description"),
                 number_of_instances=item.get("number_of_instances"),
                 image_level_move=bool(item.get("image_level_move")),
+                first_image_only=bool(item.get("first_image_only")),
                 images=None
                 if images is None
                 else [ImageResponse(i["sop_instance_uid"], i.get("sop_class_uid")) for i in images],

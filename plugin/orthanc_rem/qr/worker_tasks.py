@@ -200,9 +200,10 @@ def retrieve(sessions: sessionmaker[Session], client: OrthancClient, query_id: i
 def _images_to_move(
     finder: orthanc_dicom.OrthancFinder, study: StudyResponse, series: SeriesResponse
 ) -> list[ImageResponse]:
-    """The objects a move will bring: known from the filtering, else asked at image level (so that
-    the command line can wait until each one is extracted)."""
-    if series.image_level_move and series.images is not None:
+    """The objects a move will bring: known from the filtering (the SR check and the duplicates step
+    ask for whole series), else asked at image level, so that the command line can wait until each
+    one is extracted."""
+    if series.images is not None and (series.image_level_move or not series.first_image_only):
         return series.images
     answers = finder.find("Instance", image_query(study.study_instance_uid, series.series_instance_uid))
     return [i for i in map(ImageResponse.from_answer, answers) if i is not None]
