@@ -35,6 +35,7 @@ def images_for(dose_object: Path, modality: str, count: int, folder: Path, descr
         ds.SOPClassUID = IMAGE_CLASSES[modality]
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
         for keyword in (
+            "SpecificCharacterSet",
             "PatientID",
             "PatientName",
             "StudyInstanceUID",

@@ -168,6 +168,14 @@ class QueryProgress:
         with self.sessions.begin() as session:
             session.add(model.QrLogLine(query_fk=self.query_id, at=now(), line=line))
 
+    def log_many(self, lines: list[str]) -> None:
+        """Several lines in one transaction (the retrieve's line per series of a batch)."""
+        for line in lines:
+            log.info("qr query %s: %s", self.query_id, line)
+        with self.sessions.begin() as session:
+            at = now()
+            session.add_all(model.QrLogLine(query_fk=self.query_id, at=at, line=line) for line in lines)
+
     def status(self, status: str, reason: str | None = None, stage: str | None = None) -> None:
         with self.sessions.begin() as session:
             query = session.get(model.QrQuery, self.query_id)
@@ -262,20 +270,36 @@ def processed_uids_lookup(sessions: sessionmaker[Session]):  # type: ignore[no-u
     return processed_uids_of
 
 
-def record_retrieved(
-    sessions: sessionmaker[Session], query_id: int, study: str, series: str, objects: Iterable[tuple[str, str | None]]
+def record_moves(
+    sessions: sessionmaker[Session],
+    query_id: int,
+    series: list[tuple[str, str, list[tuple[str, str | None]]]],
+    moved_series: int,
+    stage: str,
+    finished_results: list[int],
 ) -> None:
+    """One transaction per batch of moves: the objects asked for (with their Orthanc ID once they
+    arrived), the progress, and the studies whose every series was moved."""
     with sessions.begin() as session:
-        for sop_instance_uid, orthanc_id in objects:
-            session.add(
+        for study, series_uid, objects in series:
+            session.add_all(
                 model.QrRetrievedObject(
                     query_fk=query_id,
                     study_instance_uid=study,
-                    series_instance_uid=series,
+                    series_instance_uid=series_uid,
                     sop_instance_uid=sop_instance_uid,
                     orthanc_id=orthanc_id,
                 )
+                for sop_instance_uid, orthanc_id in objects
             )
+        query = session.get(model.QrQuery, query_id)
+        if query is not None:
+            query.moved_series = moved_series
+            query.stage = stage
+        for result_id in finished_results:
+            result = session.get(model.QrResult, result_id)
+            if result is not None:
+                result.retrieved = True
 
 
 @dataclass(frozen=True)

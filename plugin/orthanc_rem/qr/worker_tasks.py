@@ -131,6 +131,21 @@ def _fail(progress: store.QueryProgress, reason: str) -> str:
     return store.FAILED
 
 
+#: Series (or images) asked for in one C-MOVE request through Orthanc: Orthanc moves them on one
+#: association, which saves an association per series (and the QR log still has a line per series).
+MOVE_BATCH = 20
+
+
+@dataclass
+class _SeriesMove:
+    study_number: int
+    result_id: int
+    study: StudyResponse
+    series_number: int
+    series: SeriesResponse
+    images: list[ImageResponse]
+
+
 def retrieve(sessions: sessionmaker[Session], client: OrthancClient, query_id: int) -> str:
     """C-MOVE of every series (or image, where ``image_level_move``) left after the filtering,
     to Orthanc's own AE; each object asked for is recorded with its Orthanc ID once it arrived."""
@@ -149,42 +164,57 @@ def retrieve(sessions: sessionmaker[Session], client: OrthancClient, query_id: i
     progress.log(f"Preparing to start move request: requesting move of {len(studies)} studies")
     failures: list[str] = []
     not_received = 0
-    moved_series = 0
+    moved = 0
     try:
         orthanc_dicom.declare(client, store.remote(node))
         target = orthanc_dicom.own_aet(client)
         finder = orthanc_dicom.OrthancFinder(client, node.name)
+        pending: list[_SeriesMove] = []
         for number, (row_id, study) in enumerate(studies, 1):
             for series_number, series in enumerate(study.series, 1):
-                images = _images_to_move(finder, study, series)
-                progress.log(
-                    f"Requesting move: modality {study.modality_type}, study {number} (of {len(studies)}) "
-                    f"series {series_number} (of {len(study.series)}). Series contains {len(images)} objects"
+                pending.append(
+                    _SeriesMove(number, row_id, study, series_number, series, _images_to_move(finder, study, series))
                 )
-                progress.stage(
-                    f"Retrieving study {number} of {len(studies)}, series {series_number} of {len(study.series)}"
-                )
-                try:
-                    _move_series(client, node.name, target, study, series, images)
-                except OrthancHttpError as exc:
-                    failures.append(orthanc_dicom.problem(exc))
-                    progress.log(f"Move failed: {orthanc_dicom.problem(exc)}")
-                arrived = [
-                    (i.sop_instance_uid, orthanc_dicom.orthanc_id_of(client, i.sop_instance_uid)) for i in images
+                last = number == len(studies) and series_number == len(study.series)
+                if len(pending) < MOVE_BATCH and not last:
+                    continue
+                lines = [
+                    f"Requesting move: modality {m.study.modality_type}, study {m.study_number} (of {len(studies)}) "
+                    f"series {m.series_number} (of {len(m.study.series)}). Series contains {len(m.images)} objects"
+                    for m in pending
                 ]
-                missing = sum(1 for _, orthanc_id in arrived if orthanc_id is None)
-                not_received += missing
+                failure = _move_batch(client, node.name, target, pending)
+                if failure:
+                    failures.append(failure)
+                    lines.append(f"Move failed: {failure}")
+                arrived = {
+                    m.series.series_instance_uid: [
+                        (i.sop_instance_uid, orthanc_dicom.orthanc_id_of(client, i.sop_instance_uid)) for i in m.images
+                    ]
+                    for m in pending
+                }
+                missing = sum(1 for objects in arrived.values() for _, orthanc_id in objects if orthanc_id is None)
                 if missing:
-                    progress.log(f"{missing} of {len(images)} objects did not arrive")
-                store.record_retrieved(
-                    sessions, query_id, study.study_instance_uid, series.series_instance_uid, arrived
+                    lines.append(f"{missing} objects did not arrive")
+                not_received += missing
+                moved += len(pending)
+                progress.log_many(lines)
+                store.record_moves(
+                    sessions,
+                    query_id,
+                    [
+                        (
+                            m.study.study_instance_uid,
+                            m.series.series_instance_uid,
+                            arrived[m.series.series_instance_uid],
+                        )
+                        for m in pending
+                    ],
+                    moved,
+                    f"Retrieving study {number} of {len(studies)}",
+                    [m.result_id for m in pending if m.series_number == len(m.study.series)],
                 )
-                moved_series += 1
-                _count_moved(sessions, query_id, moved_series)
-            with sessions.begin() as session:
-                row = session.get(model.QrResult, row_id)
-                if row is not None:
-                    row.retrieved = True
+                pending = []
     except (OrthancHttpError, OrthancUnavailable) as exc:
         return _fail(progress, f"retrieve failed: {orthanc_dicom.problem(exc)}")
     if failures or not_received:
@@ -192,9 +222,32 @@ def retrieve(sessions: sessionmaker[Session], client: OrthancClient, query_id: i
         if failures:
             reason += f" (first: {failures[0]})"
         return _fail(progress, reason)
-    progress.log(f"Move complete: {moved_series} series of {len(studies)} studies")
-    progress.status(store.RETRIEVED, stage=f"Retrieve complete: {len(studies)} studies, {moved_series} series")
+    progress.log(f"Move complete: {moved} series of {len(studies)} studies")
+    progress.status(store.RETRIEVED, stage=f"Retrieve complete: {len(studies)} studies, {moved} series")
     return store.RETRIEVED
+
+
+def _move_batch(client: OrthancClient, node_name: str, target: str, moves: list[_SeriesMove]) -> str | None:
+    """One C-MOVE request per level for the batch; Orthanc's explanation when one failed."""
+    series_level: list[dict[str, str]] = []
+    image_level: list[dict[str, str]] = []
+    for m in moves:
+        study_uid, series_uid = m.study.study_instance_uid, m.series.series_instance_uid
+        if m.series.image_level_move:
+            image_level.extend(
+                {"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid, "SOPInstanceUID": i.sop_instance_uid}
+                for i in m.images
+            )
+        else:
+            series_level.append({"StudyInstanceUID": study_uid, "SeriesInstanceUID": series_uid})
+    failure = None
+    for level, resources in (("Series", series_level), ("Instance", image_level)):
+        if resources:
+            try:
+                orthanc_dicom.move(client, node_name, level, resources, target)
+            except OrthancHttpError as exc:
+                failure = orthanc_dicom.problem(exc)
+    return failure
 
 
 def _images_to_move(
@@ -207,37 +260,6 @@ def _images_to_move(
         return series.images
     answers = finder.find("Instance", image_query(study.study_instance_uid, series.series_instance_uid))
     return [i for i in map(ImageResponse.from_answer, answers) if i is not None]
-
-
-def _move_series(
-    client: OrthancClient,
-    node_name: str,
-    target: str,
-    study: StudyResponse,
-    series: SeriesResponse,
-    images: list[ImageResponse],
-) -> None:
-    if series.image_level_move:
-        resources = [
-            {
-                "StudyInstanceUID": study.study_instance_uid,
-                "SeriesInstanceUID": series.series_instance_uid,
-                "SOPInstanceUID": image.sop_instance_uid,
-            }
-            for image in images
-        ]
-        if resources:
-            orthanc_dicom.move(client, node_name, "Instance", resources, target)
-        return
-    resource = {"StudyInstanceUID": study.study_instance_uid, "SeriesInstanceUID": series.series_instance_uid}
-    orthanc_dicom.move(client, node_name, "Series", [resource], target)
-
-
-def _count_moved(sessions: sessionmaker[Session], query_id: int, moved: int) -> None:
-    with sessions.begin() as session:
-        query = session.get(model.QrQuery, query_id)
-        if query is not None:
-            query.moved_series = moved
 
 
 def echo_all(sessions: sessionmaker[Session], client: OrthancClient) -> None:
