@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 import sr_facts
-from orthanc_harness import REPO_ROOT, OrthancProcess, running_orthanc, storescu
+from orthanc_harness import REPO_ROOT, OrthancProcess, free_ports, running_orthanc, storescu
 from orthanc_rem import database, model
 from qr_studies import images_for, newer_cumulative_report
 
@@ -149,6 +149,12 @@ def test_query_retrieve_from_a_pacs_orthanc_fetches_only_dose_objects_once(peers
         log_lines = session.scalar(select(func.count()).select_from(model.QrLogLine))
     assert events == sr_facts.event_uids(sr_facts.read(newer))  # the cumulative report replaced the first
     assert log_lines and log_lines > 10
+
+    (closed_port,) = free_ports(1)
+    cli(ours, "qr-node", "add", "down", "--aet", "NOBODY", "--host", "127.0.0.1", "--port", str(closed_port))
+    failed = cli(ours, "qr", "--node", "down", "--modality", "CT", "--retrieve", "--wait", "--timeout", "120")
+    assert failed.returncode == 1
+    assert "does not answer C-ECHO" in failed.stderr
 
 
 def web(ours: OrthancProcess, path: str, form: dict[str, str] | None = None) -> tuple[str, str]:
