@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 import sr_facts
+from browser import dump_dom
 from orthanc_harness import REPO_ROOT, OrthancProcess, free_ports, running_orthanc, storescu
 from orthanc_rem import database, model
 from qr_studies import images_for, newer_cumulative_report
@@ -207,3 +208,6 @@ def test_query_and_retrieve_from_the_pages_served_by_orthanc(peers, corpus):
     assert state["retrieve"] == {"series_moved": 1, "series_total": 1}
     received = {i["MainDicomTags"]["SOPInstanceUID"] for i in ours.get_json("/instances?expand")}
     assert received == {uid(path) for path in wanted}
+    # as a browser shows it: headless Chromium loads the page served by Orthanc
+    page = dump_dom(ours.url(f"/rem/qr/queries/{query_id}").replace("://", f"://{ADMIN[0]}:{ADMIN[1]}@"))
+    assert "SR: 1" in page and "1 of 1 series moved" in page and "Move complete: 1 series of 1 studies" in page
