@@ -188,9 +188,7 @@ def test_query_and_retrieve_from_the_pages_served_by_orthanc(peers, corpus):
     state = ours.wait_until(echoed, timeout=60, interval=1, message="no C-ECHO answer recorded")
     assert state["nodes"][0]["message"] == "responding to DICOM echo"
 
-    url, _ = web(
-        ours, "/rem/qr/", {"node": "1", "sr_only": "1", "date_from": "2016-05-01", "remove_duplicates": "1"}
-    )
+    url, _ = web(ours, "/rem/qr/", {"node": "1", "sr_only": "1", "date_from": "2016-05-01", "remove_duplicates": "1"})
     query_id = int(url.rstrip("/").rsplit("/", 1)[1])
     api = f"/rem/qr/api/queries/{query_id}"
     ours.wait_until(lambda: ours.get_json(api)["status"] == "queried", timeout=60, interval=0.5, message="not queried")
@@ -211,3 +209,34 @@ def test_query_and_retrieve_from_the_pages_served_by_orthanc(peers, corpus):
     # as a browser shows it: headless Chromium loads the page served by Orthanc
     page = dump_dom(ours.url(f"/rem/qr/queries/{query_id}").replace("://", f"://{ADMIN[0]}:{ADMIN[1]}@"))
     assert "SR: 1" in page and "1 of 1 series moved" in page and "Move complete: 1 series of 1 studies" in page
+
+
+def test_a_scheduled_query_is_run_by_the_workers(peers, corpus, database_url):
+    """The manual's hourly cron script as a saved query: the workers' periodic task runs it."""
+    ours, pacs = peers
+    report = corpus("DX-RDSR-Canon_CXDI.dcm")
+    storescu(pacs.dicom_port, pacs.aet, [report])
+    web(ours, "/rem/qr/nodes", {"name": "pacs", "aet": pacs.aet, "host": "127.0.0.1", "port": str(pacs.dicom_port)})
+    thirty_years = str(30 * 366 * 24 * 60)
+    web(
+        ours,
+        "/rem/qr/schedules",
+        {
+            "name": "dose reports",
+            "node": "1",
+            "sr_only": "1",
+            "every_minutes": "60",
+            "look_back_minutes": thirty_years,
+            "retrieve": "1",
+        },
+    )
+    sessions = database.session_factory(database_url)
+
+    def extracted() -> bool:
+        with sessions() as session:
+            return uid(report) in set(session.scalars(select(model.ProcessedObject.sop_instance_uid)))
+
+    ours.wait_until(extracted, timeout=180, interval=1, message="the scheduled query did not run")
+    with sessions() as session:
+        (query,) = session.scalars(select(model.QrQuery))
+        assert query.schedule_fk is not None and query.status == "retrieved"
