@@ -156,3 +156,21 @@ def test_scheduled_queries_are_saved_and_run_when_due(client, sessions, node_id)
     # the manual's cron script: the date one hour ago (here yesterday, just after midnight) until today
     assert (options["date_from"], options["date_until"]) == ("2016-05-03", "2016-05-04")
     assert options["desc_exclude"] == ["imported"] and query.retrieve
+
+
+def test_a_query_whose_worker_is_gone_is_failed_with_the_reason(client, sessions, node_id):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with sessions.begin() as session:
+        query = store.create_query(session, session.get(model.QrNode, node_id), QueryOptions(modalities=("CT",)), False)
+        query_id = query.id
+    store.QueryProgress(sessions, query_id).status(store.QUERYING)
+    with sessions.begin() as session:
+        session.get(model.QrQuery, query_id).worker_pid = int(gone.stdout)
+    state = client.get(f"/qr/api/queries/{query_id}").json
+    assert state["status"] == "failed"
+    assert state["reason"] == f"the worker (process {int(gone.stdout)}) stopped while querying; run the query again"
+    store.QueryProgress(sessions, query_id).status(store.QUERYING)  # this process: alive
+    assert client.get(f"/qr/api/queries/{query_id}").json["status"] == "querying"

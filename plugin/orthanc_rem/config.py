@@ -86,7 +86,9 @@ def load_settings(
         url_prefix="/" + str(section.get("UrlPrefix") or "rem").strip("/"),
         orthanc_url=_first(env.get("ORTHANC_REM_ORTHANC_URL"), section.get("OrthancUrl"))
         or f"http://127.0.0.1:{http_port}",
-        orthanc_authorization=_first(env.get("ORTHANC_REM_ORTHANC_AUTHORIZATION"), section.get("OrthancAuthorization")),
+        orthanc_authorization=_first(
+            env.get("ORTHANC_REM_ORTHANC_AUTHORIZATION"), section.get("OrthancAuthorization")
+        ),
         page_size=int(section.get("PageSize") or 25),
     )
 

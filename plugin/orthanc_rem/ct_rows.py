@@ -81,3 +81,5 @@ def dose_check_row(check: records.CtDoseCheck | None) -> model.CtDoseCheck | Non
     if check is None:
         return None
     return model.CtDoseCheck(**{f: getattr(check, f) for f in records.CtDoseCheck.__dataclass_fields__})
+
+

@@ -172,7 +172,9 @@ def load_deletion_policy(session: Session) -> DeletionPolicy:
     settings = session.get(model.ImportSettings, 1)
     if settings is None:
         return DeletionPolicy()
-    return DeletionPolicy(**{name: bool(getattr(settings, name)) for name in DeletionPolicy.__dataclass_fields__})
+    return DeletionPolicy(
+        **{name: bool(getattr(settings, name)) for name in DeletionPolicy.__dataclass_fields__}
+    )
 
 
 policy_cache: PolicyCache[IdentifiableDataPolicy] = PolicyCache(load_policy)

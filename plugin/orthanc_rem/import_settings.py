@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from orthanc_rem import model
 from orthanc_rem.identifiable_data import DEFAULTS_074, deletion_policy_cache, policy_cache
 
-SETTING_NAMES = tuple(column.key for column in model.ImportSettings.__table__.columns if column.key != "id")
+SETTING_NAMES = tuple(
+    column.key for column in model.ImportSettings.__table__.columns if column.key != "id"
+)
 
 
 def defaults() -> model.ImportSettings:

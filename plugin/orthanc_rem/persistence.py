@@ -309,7 +309,9 @@ def _set_patient(
     row.birth_date = patient.birth_date if policy.store_birth_date else None
     row.sex = patient.sex
     row.age_string = patient.age_string
-    row.age_years = identifiable_data.stored_age_years(patient.age_years, patient.birth_date, study.study_date, policy)
+    row.age_years = identifiable_data.stored_age_years(
+        patient.age_years, patient.birth_date, study.study_date, policy
+    )
     row.size_m = patient.size_m
     row.weight_kg = patient.weight_kg
     study.patient = row
@@ -367,6 +369,7 @@ def record_rejection(
     )
     session.execute(statement)
     session.commit()
+
 
 
 # --- rewriting stored studies: reprocessing and the user-defined modality -------------------------

@@ -71,7 +71,9 @@ def read_patient(ds: Dataset, study_date: dt.date | None, warnings: list[str]) -
     age_string = dataset_text(ds, "PatientAge")
     age_years = age_from_birth_date(birth_date, study_date)
     if age_years is None and birth_date is not None and study_date is not None:
-        warnings.append(f"Patient's Birth Date {birth_date} gives no plausible age at {study_date}; age string used")
+        warnings.append(
+            f"Patient's Birth Date {birth_date} gives no plausible age at {study_date}; age string used"
+        )
     if age_years is None:
         age_years = age_from_age_string(age_string, warnings)
     sex = (dataset_text(ds, "PatientSex") or "").upper() or None
@@ -125,7 +127,9 @@ def age_from_age_string(age_string: str | None, warnings: list[str]) -> float | 
     return number * days_per_unit / _DAYS_PER_YEAR
 
 
-def _positive_number(ds: Dataset, keyword: str, maximum: float, unit: str, warnings: list[str]) -> float | None:
+def _positive_number(
+    ds: Dataset, keyword: str, maximum: float, unit: str, warnings: list[str]
+) -> float | None:
     """Patient size (m) and weight (kg) are DS; 0 is what several scanners send for "not entered",
     and a height of 170 is centimetres typed into a metres field: neither is stored as a value."""
     text = dataset_text(ds, keyword)

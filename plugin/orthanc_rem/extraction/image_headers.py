@@ -461,7 +461,9 @@ def _vr(element: RawDataElement) -> str:
         return "UN"
 
 
-def header_numbers(ds: Dataset, keyword: str | int, warnings: list[str], *, dose: bool = False) -> list[float | None]:
+def header_numbers(
+    ds: Dataset, keyword: str | int, warnings: list[str], *, dose: bool = False
+) -> list[float | None]:
     """Every value of a numeric attribute; one that cannot be read is a warning and None. A dose
     (``dose=True`` or one of ``DOSE_ATTRIBUTES``) below zero is an invalid value too."""
     name = keyword if isinstance(keyword, str) else f"({keyword >> 16:04X},{keyword & 0xFFFF:04X})"

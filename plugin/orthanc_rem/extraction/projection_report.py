@@ -95,3 +95,4 @@ def projection_modality(dose: ProjectionXRayRadiationDose) -> str:
     ):
         return RF
     return DX
+

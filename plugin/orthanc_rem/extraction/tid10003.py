@@ -159,7 +159,9 @@ def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]
         dose_area_product_gym2=sr.child_num(container, DOSE_AREA_PRODUCT, "Gy.m2", warnings),
         half_value_layer_mm=_technique(container, HALF_VALUE_LAYER, "mm", warnings),
         patient_equivalent_thickness_mm=_technique(container, PATIENT_EQUIVALENT_THICKNESS, "mm", warnings),
-        entrance_exposure_at_rp_mgy=sr.child_num(container, ENTRANCE_EXPOSURE_AT_RP, "mGy", warnings, required=False),
+        entrance_exposure_at_rp_mgy=sr.child_num(
+            container, ENTRANCE_EXPOSURE_AT_RP, "mGy", warnings, required=False
+        ),
         reference_point_definition=source.reference_point_definition,
         breast_composition=_breast_composition(container, warnings),
         percent_fibroglandular_tissue=_percent_fibroglandular_tissue(container, warnings),

@@ -79,7 +79,9 @@ SCANNING_LENGTH = Code("113825", "DCM", "Scanning Length")
 LENGTH_OF_RECONSTRUCTABLE_VOLUME = Code("113893", "DCM", "Length of Reconstructable Volume")
 EXPOSED_RANGE = Code("113899", "DCM", "Exposed Range")
 TOP_Z_LOCATION_OF_RECONSTRUCTABLE_VOLUME = Code("113895", "DCM", "Top Z Location of Reconstructable Volume")
-BOTTOM_Z_LOCATION_OF_RECONSTRUCTABLE_VOLUME = Code("113896", "DCM", "Bottom Z Location of Reconstructable Volume")
+BOTTOM_Z_LOCATION_OF_RECONSTRUCTABLE_VOLUME = Code(
+    "113896", "DCM", "Bottom Z Location of Reconstructable Volume"
+)
 TOP_Z_LOCATION_OF_SCANNING_LENGTH = Code("113897", "DCM", "Top Z Location of Scanning Length")
 BOTTOM_Z_LOCATION_OF_SCANNING_LENGTH = Code("113898", "DCM", "Bottom Z Location of Scanning Length")
 FRAME_OF_REFERENCE_UID = Code("112227", "DCM", "Frame of Reference UID")
@@ -126,7 +128,9 @@ def read_ct_radiation_dose(root: ContentItem, warnings: list[str]) -> CtRadiatio
         raise ExtractionError("CT Radiation Dose has neither CT Acquisition nor CT Accumulated Dose Data")
     total = accumulated.total_number_of_irradiation_events if accumulated else None
     if total is not None and total != len(events):
-        warnings.append(f"Total Number of Irradiation Events is {total} but {len(events)} CT Acquisitions are present")
+        warnings.append(
+            f"Total Number of Irradiation Events is {total} but {len(events)} CT Acquisitions are present"
+        )
     return CtRadiationDose(
         procedure_reported=read_item(procedure, sr.code, warnings) if procedure is not None else None,
         has_intent=child_value(procedure, HAS_INTENT, sr.code, warnings) if procedure is not None else None,
@@ -252,8 +256,12 @@ def read_ct_acquisition_parameters(container: ContentItem, warnings: list[str]) 
     return CtAcquisitionParameters(
         exposure_time_s=_technique(container, EXPOSURE_TIME, "s", warnings),
         scanning_length=read_scanning_length(container, warnings),
-        nominal_single_collimation_width_mm=_technique(container, NOMINAL_SINGLE_COLLIMATION_WIDTH, "mm", warnings),
-        nominal_total_collimation_width_mm=_technique(container, NOMINAL_TOTAL_COLLIMATION_WIDTH, "mm", warnings),
+        nominal_single_collimation_width_mm=_technique(
+            container, NOMINAL_SINGLE_COLLIMATION_WIDTH, "mm", warnings
+        ),
+        nominal_total_collimation_width_mm=_technique(
+            container, NOMINAL_TOTAL_COLLIMATION_WIDTH, "mm", warnings
+        ),
         pitch_factor=_technique(container, PITCH_FACTOR, "{ratio}", warnings),
         number_of_xray_sources=number_of_sources,
         sources=tuple(sources),
@@ -269,7 +277,9 @@ def read_ct_xray_source_parameters(container: ContentItem, warnings: list[str]) 
         maximum_xray_tube_current_ma=_technique(container, MAXIMUM_XRAY_TUBE_CURRENT, "mA", warnings),
         xray_tube_current_ma=_technique(container, XRAY_TUBE_CURRENT, "mA", warnings),
         exposure_time_per_rotation_s=_technique(container, EXPOSURE_TIME_PER_ROTATION, "s", warnings),
-        xray_filter_aluminum_equivalent_mm=_technique(container, XRAY_FILTER_ALUMINUM_EQUIVALENT, "mm", warnings),
+        xray_filter_aluminum_equivalent_mm=_technique(
+            container, XRAY_FILTER_ALUMINUM_EQUIVALENT, "mm", warnings
+        ),
     )
 
 
@@ -288,7 +298,10 @@ _SCANNING_LENGTH_MM = {
 def read_scanning_length(container: ContentItem, warnings: list[str]) -> ScanningLength | None:
     """TID 10014, included in CT Acquisition Parameters; None when the report has none of its items."""
     length = ScanningLength(
-        **{name: _technique(container, concept, "mm", warnings) for name, concept in _SCANNING_LENGTH_MM.items()},
+        **{
+            name: _technique(container, concept, "mm", warnings)
+            for name, concept in _SCANNING_LENGTH_MM.items()
+        },
         frame_of_reference_uid=child_value(container, FRAME_OF_REFERENCE_UID, sr.uid, warnings),
     )
     return length if length != ScanningLength() else None
@@ -306,7 +319,9 @@ def read_ct_dose(container: ContentItem, warnings: list[str]) -> CtDose:
                 parent, EFFECTIVE_DOSE_CONVERSION_FACTOR, "mSv/(mGy.cm)", warnings, required=False
             )
     dose_check = None
-    if sr.children(container, DOSE_CHECK_ALERT_DETAILS) or sr.children(container, DOSE_CHECK_NOTIFICATION_DETAILS):
+    if sr.children(container, DOSE_CHECK_ALERT_DETAILS) or sr.children(
+        container, DOSE_CHECK_NOTIFICATION_DETAILS
+    ):
         dose_check = read_ct_dose_check_details(container, warnings)
     return CtDose(
         mean_ctdivol_mgy=child_num(container, MEAN_CTDIVOL, "mGy", warnings),
@@ -358,7 +373,9 @@ def read_ct_dose_check_details(parent: ContentItem, warnings: list[str]) -> CtDo
                     values[name] = _yes_no(container, row, warnings)
                 else:
                     values[name] = _technique(container, row, unit, warnings)
-            values[f"{prefix}_reason_for_proceeding"] = child_value(container, REASON_FOR_PROCEEDING, sr.text, warnings)
+            values[f"{prefix}_reason_for_proceeding"] = child_value(
+                container, REASON_FOR_PROCEEDING, sr.text, warnings
+            )
             values[f"{prefix}_person_name"] = child_value(container, PERSON_NAME, sr.person_name, warnings)
     return CtDoseCheck(**values)
 
@@ -411,7 +428,9 @@ def _qualifier(
     return None
 
 
-def _xray_modulation_type(acquisition: ContentItem, parameters: ContentItem | None, warnings: list[str]) -> str | None:
+def _xray_modulation_type(
+    acquisition: ContentItem, parameters: ContentItem | None, warnings: list[str]
+) -> str | None:
     """TEXT in the CT Acquisition container (Siemens syngo CT puts it there, as PS3.16 does); looked
     for in CT Acquisition Parameters too."""
     found = child_value(acquisition, XRAY_MODULATION_TYPE, _display, warnings)

@@ -101,7 +101,9 @@ class Study(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
     equipment: Mapped[Equipment | None] = relationship(back_populates="studies")
-    patient: Mapped[Patient | None] = relationship(back_populates="study", cascade="all, delete-orphan", uselist=False)
+    patient: Mapped[Patient | None] = relationship(
+        back_populates="study", cascade="all, delete-orphan", uselist=False
+    )
     objects: Mapped[list[ProcessedObject]] = relationship(
         back_populates="study", cascade="all, delete-orphan", order_by="ProcessedObject.id"
     )
@@ -170,7 +172,9 @@ class ExtractionWarning(Base):
     __tablename__ = "extraction_warning"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    processed_object_fk: Mapped[int] = mapped_column(ForeignKey("processed_object.id", ondelete="CASCADE"), index=True)
+    processed_object_fk: Mapped[int] = mapped_column(
+        ForeignKey("processed_object.id", ondelete="CASCADE"), index=True
+    )
     message: Mapped[str] = mapped_column(Text)
 
     processed_object: Mapped[ProcessedObject] = relationship(back_populates="warnings")
@@ -207,3 +211,5 @@ class RejectedObject(Base):
     reason: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     last_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+

@@ -210,7 +210,9 @@ class ImageViewModifier(Base):
     __tablename__ = "image_view_modifier"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_fk: Mapped[int] = mapped_column(ForeignKey("projection_irradiation_event.id", ondelete="CASCADE"), index=True)
+    event_fk: Mapped[int] = mapped_column(
+        ForeignKey("projection_irradiation_event.id", ondelete="CASCADE"), index=True
+    )
     modifier_value: Mapped[str | None] = text_column()
     modifier_scheme: Mapped[str | None] = text_column()
     modifier_meaning: Mapped[str | None] = text_column()
@@ -356,3 +358,5 @@ class XRayMechanical(Base):
     radiological_thickness_mm: Mapped[float | None] = measured("mm")
 
     event: Mapped[ProjectionIrradiationEvent] = relationship(back_populates="mechanical")
+
+

@@ -67,6 +67,10 @@ class QrQuery(Base):
     created_by: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    worker_host: Mapped[str | None] = mapped_column(
+        String(255), nullable=True, info={"doc": "host and process of the worker running it (stalled?)"}
+    )
+    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     log_lines: Mapped[list[QrLogLine]] = relationship(
         back_populates="query", cascade="all, delete-orphan", order_by="QrLogLine.id"

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -182,12 +184,40 @@ class QueryProgress:
             if query is None:
                 return
             query.status = status
+            if status in (QUERYING, RETRIEVING):
+                query.worker_host, query.worker_pid = socket.gethostname(), os.getpid()
             if reason is not None:
                 query.reason = reason
             if stage is not None:
                 query.stage = stage
             if status in FINISHED:
                 query.finished_at = now()
+
+
+def fail_if_stalled(session: Session, query: model.QrQuery) -> bool:
+    """A query whose worker process is gone (killed, or stopped with Orthanc) would stay "querying"
+    for ever: huey delivers a task at most once. Checked where the worker ran (same host) by its
+    process id; the query is then failed with that reason, to be run again. True if it was."""
+    if query.status not in (QUERYING, RETRIEVING) or query.worker_pid is None:
+        return False
+    if query.worker_host != socket.gethostname() or _alive(query.worker_pid):
+        return False
+    query.reason = f"the worker (process {query.worker_pid}) stopped while {query.status}; run the query again"
+    query.status = FAILED
+    query.stage = f"Failed: {query.reason}"
+    query.finished_at = now()
+    session.add(model.QrLogLine(query_fk=query.id, at=now(), line=query.stage))
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def save_results(sessions: sessionmaker[Session], query_id: int, result: QueryResult) -> None:

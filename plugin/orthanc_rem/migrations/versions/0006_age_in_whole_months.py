@@ -15,16 +15,16 @@ import math
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
 _patient = sa.table(
-    "patient",
-    sa.column("id", sa.Integer()),
-    sa.column("birth_date", sa.Date()),
-    sa.column("age_years", sa.Float()),
+    'patient',
+    sa.column('id', sa.Integer()),
+    sa.column('birth_date', sa.Date()),
+    sa.column('age_years', sa.Float()),
 )
 
 
@@ -45,7 +45,9 @@ def upgrade() -> None:
     for patient_id, age_years in rows:
         rounded = _whole_months(age_years)
         if rounded != age_years:
-            connection.execute(sa.update(_patient).where(_patient.c.id == patient_id).values(age_years=rounded))
+            connection.execute(
+                sa.update(_patient).where(_patient.c.id == patient_id).values(age_years=rounded)
+            )
 
 
 def downgrade() -> None:

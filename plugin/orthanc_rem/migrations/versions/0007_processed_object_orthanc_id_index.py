@@ -10,17 +10,17 @@ Create Date: 2026-12-01 22:30:00
 
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("processed_object", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_processed_object_orthanc_id"), ["orthanc_id"], unique=False)
+    with op.batch_alter_table('processed_object', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_processed_object_orthanc_id'), ['orthanc_id'], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("processed_object", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_processed_object_orthanc_id"))
+    with op.batch_alter_table('processed_object', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_processed_object_orthanc_id'))

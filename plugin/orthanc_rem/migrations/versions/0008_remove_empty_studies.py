@@ -13,8 +13,8 @@ Create Date: 2026-12-01 23:20:00
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

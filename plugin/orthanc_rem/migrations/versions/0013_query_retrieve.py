@@ -72,6 +72,8 @@ def upgrade() -> None:
         sa.Column("created_by", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("worker_host", sa.String(length=255), nullable=True),
+        sa.Column("worker_pid", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["node_fk"], ["qr_node.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["schedule_fk"], ["qr_schedule.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
