@@ -210,11 +210,12 @@ def follow(sessions, query_id: int, retrieve: bool, wait: bool, timeout: float) 
     last_line = 0
     hinted = False
     while True:
-        with sessions.begin() as session:
+        with sessions() as session:
             query = session.get(model.QrQuery, query_id)
             assert query is not None
-            store.fail_if_stalled(session, query)
-        with sessions() as session:
+            if store.stalled(query):
+                store.fail_stalled(sessions, query_id)
+                session.expire_all()
             for line in store.log_lines(session, query_id, last_line):
                 print(f"[{line.at:%H:%M:%S}] {line.line}", flush=True)
                 last_line = line.id

@@ -134,7 +134,8 @@ def submit_query() -> Any:
 @blueprint.get("/queries/<int:query_id>")
 @permissions.require(permissions.IMPORT_QR)
 def query_detail(query_id: int) -> str:
-    with _sessions().begin() as session:
+    _fail_if_stalled(query_id)
+    with _sessions()() as session:
         query = session.get(model.QrQuery, query_id) or abort(404)
         return render_template("qr_detail.html", query=query, state=_query_state(session, query))
 
@@ -156,14 +157,22 @@ def retrieve(query_id: int) -> Response:
 @blueprint.get("/api/queries/<int:query_id>")
 @permissions.require(permissions.IMPORT_QR)
 def query_state(query_id: int) -> dict[str, Any]:
-    with _sessions().begin() as session:
+    _fail_if_stalled(query_id)
+    with _sessions()() as session:
         query = session.get(model.QrQuery, query_id) or abort(404)
         return _query_state(session, query, after=_int(request.args.get("after")) or 0)
 
 
+def _fail_if_stalled(query_id: int) -> None:
+    sessions = _sessions()
+    with sessions() as session:
+        query = session.get(model.QrQuery, query_id)
+        if query is None or not store.stalled(query):
+            return
+    store.fail_stalled(sessions, query_id)
+
+
 def _query_state(session: Session, query: model.QrQuery, after: int = 0) -> dict[str, Any]:
-    store.fail_if_stalled(session, query)
-    session.flush()
     extraction = store.extraction_progress(session, query.id)
     return {
         "id": query.id,

@@ -194,20 +194,26 @@ class QueryProgress:
                 query.finished_at = now()
 
 
-def fail_if_stalled(session: Session, query: model.QrQuery) -> bool:
+def stalled(query: model.QrQuery) -> bool:
     """A query whose worker process is gone (killed, or stopped with Orthanc) would stay "querying"
     for ever: huey delivers a task at most once. Checked where the worker ran (same host) by its
-    process id; the query is then failed with that reason, to be run again. True if it was."""
+    process id; elsewhere (workers on another host) it cannot be told."""
     if query.status not in (QUERYING, RETRIEVING) or query.worker_pid is None:
         return False
-    if query.worker_host != socket.gethostname() or _alive(query.worker_pid):
-        return False
-    query.reason = f"the worker (process {query.worker_pid}) stopped while {query.status}; run the query again"
-    query.status = FAILED
-    query.stage = f"Failed: {query.reason}"
-    query.finished_at = now()
-    session.add(model.QrLogLine(query_fk=query.id, at=now(), line=query.stage))
-    return True
+    return query.worker_host == socket.gethostname() and not _alive(query.worker_pid)
+
+
+def fail_stalled(sessions: sessionmaker[Session], query_id: int) -> None:
+    """Fail a stalled query with the reason, to be run again (a write only when it is stalled)."""
+    with sessions.begin() as session:
+        query = session.get(model.QrQuery, query_id)
+        if query is None or not stalled(query):
+            return
+        query.reason = f"the worker (process {query.worker_pid}) stopped while {query.status}; run the query again"
+        query.status = FAILED
+        query.stage = f"Failed: {query.reason}"
+        query.finished_at = now()
+        session.add(model.QrLogLine(query_fk=query.id, at=now(), line=query.stage))
 
 
 def _alive(pid: int) -> bool:
