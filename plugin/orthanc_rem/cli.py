@@ -368,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     equipment.add_argument("--modality", help="user-defined modality: DX, RF, Dual or none (re-labels studies)")
     cli_sizes.register(command)
     cli_users.register(command, _global_options)
+    from orthanc_rem import cli_qr  # here: cli_qr imports this module
+
+    cli_qr.register(command)
     return parser
 
 

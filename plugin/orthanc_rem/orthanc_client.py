@@ -59,15 +59,33 @@ class OrthancClient:
     def delete(self, path: str) -> None:
         self._request("DELETE", path)
 
-    def _request(self, method: str, path: str) -> bytes:
+    def post_json(self, path: str, payload: Any, timeout: float | None = None) -> Any:
+        """POST a JSON body, JSON answer (query-retrieve: C-FIND, C-MOVE, C-ECHO through Orthanc)."""
+        body = self._request("POST", path, json.dumps(payload).encode("utf-8"), timeout)
+        return json.loads(body) if body.strip() else None
+
+    def post_text(self, path: str, text: str) -> Any:
+        """POST a plain-text body (``/tools/lookup`` takes the bare UID), JSON answer."""
+        body = self._request("POST", path, text.encode("utf-8"))
+        return json.loads(body) if body.strip() else None
+
+    def put_json(self, path: str, payload: Any) -> None:
+        self._request("PUT", path, json.dumps(payload).encode("utf-8"))
+
+    def _request(self, method: str, path: str, body: bytes | None = None, timeout: float | None = None) -> bytes:
         with self._lock:
             # A keep-alive connection may have been closed by Orthanc meanwhile: retry once on a new one.
             for attempt in (1, 2):
                 connection = self._connect()
+                headers = self._headers if body is None else {**self._headers, "Content-Type": "application/json"}
                 try:
-                    connection.request(method, self._base_path + path, headers=self._headers)
+                    # A C-MOVE may take longer than a read: its own timeout for this request only.
+                    connection.timeout = timeout or self.timeout
+                    if connection.sock is not None:
+                        connection.sock.settimeout(connection.timeout)
+                    connection.request(method, self._base_path + path, body=body, headers=headers)
                     response = connection.getresponse()
-                    body = response.read()
+                    answer = response.read()
                 except (http.client.HTTPException, OSError) as exc:
                     connection.close()
                     self._connection = None
@@ -75,8 +93,8 @@ class OrthancClient:
                         raise OrthancUnavailable(f"{self.url}: {exc}") from exc
                     continue
                 if response.status >= 400:
-                    raise OrthancHttpError(response.status, path, body)
-                return body
+                    raise OrthancHttpError(response.status, path, answer)
+                return answer
         raise AssertionError("unreachable")
 
     def get_json(self, path: str) -> Any:

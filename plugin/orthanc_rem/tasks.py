@@ -25,6 +25,8 @@ from orthanc_rem.identifiable_data import deletion_policy_cache
 from orthanc_rem.ingest import DATABASE_UNAVAILABLE, ObjectOutcome, ingest_object, record_outcome
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
 from orthanc_rem.outcome import Outcome
+from orthanc_rem.qr import worker_tasks as qr_tasks
+from orthanc_rem.qr.worker_tasks import QrTasks
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ class ExtractionQueue:
     record_change_checkpoint: TaskWrapper
     #: Runs a patient size import job (``size_import_jobs.run_job``) queued from the pages.
     import_patient_sizes: TaskWrapper | None = None
+    #: Query-retrieve: query, retrieve, echo, scheduled queries (``orthanc_rem.qr.worker_tasks``).
+    qr: QrTasks | None = None
 
     def queued_instance_ids(self) -> set[str]:
         """Orthanc IDs waiting in the queue or scheduled for a retry: late, not lost."""
@@ -159,6 +163,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     queue = ExtractionQueue(
         huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint, import_patient_sizes
     )
+    queue.qr = qr_tasks.register(huey, settings, client)
     return queue
 
 

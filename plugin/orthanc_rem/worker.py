@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> None:
         # "Workers": 0 tells the plugin to start none; a pool started by hand still needs some.
         workers=args.workers or settings.workers or 2,
         worker_type="process",
-        periodic=False,
+        # Scheduled queries (orthanc_rem.qr.schedules) are huey periodic tasks: one consumer runs them.
+        periodic=True,
         # Poll quickly and never back off far: store-to-row latency matters more than an idle
         # worker's few queries per second.
         initial_delay=0.02,

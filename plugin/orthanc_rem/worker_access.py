@@ -36,12 +36,23 @@ from dataclasses import dataclass, field
 #: (method, path) the workers use: the object and its SOP Class UID metadata (tasks.py), the
 #: instance list and the change log (recovery.py), and deleting an extracted object (the
 #: delete-after-processing policy). The path is Orthanc's, without the query string.
+#: Query-retrieve (orthanc_rem.qr) adds: its own modalities only (``remqr-`` prefix: declare,
+#: forget, C-ECHO, C-FIND, C-MOVE), the answers of its queries, Orthanc's AE title and port
+#: (``/system``) and finding a retrieved instance by SOP Instance UID (``/tools/lookup``).
+_QR_MODALITY = r"/modalities/remqr-[A-Za-z0-9_.-]+"
 WORKER_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("GET", re.compile(r"/instances")),
     ("GET", re.compile(r"/instances/[0-9a-f-]+/file")),
     ("GET", re.compile(r"/instances/[0-9a-f-]+/metadata(/[A-Za-z0-9]+)?")),
     ("GET", re.compile(r"/changes")),
     ("DELETE", re.compile(r"/instances/[0-9a-f-]+")),
+    ("GET", re.compile(r"/system")),
+    ("PUT", re.compile(_QR_MODALITY)),
+    ("DELETE", re.compile(_QR_MODALITY)),
+    ("POST", re.compile(_QR_MODALITY + r"/(echo|query|move)")),
+    ("GET", re.compile(r"/queries/[0-9a-f-]+/answers")),
+    ("DELETE", re.compile(r"/queries/[0-9a-f-]+")),
+    ("POST", re.compile(r"/tools/lookup")),
 )
 
 

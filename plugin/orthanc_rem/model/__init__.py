@@ -31,6 +31,7 @@ from orthanc_rem.model.projection import (
     XRayMechanical,
     XRaySource,
 )
+from orthanc_rem.model.qr import QrLogLine, QrNode, QrQuery, QrResult, QrRetrievedObject, QrSchedule
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
 from orthanc_rem.model.size_import import SizeImportJob
 from orthanc_rem.model.users import DoseBrowserUser
@@ -54,6 +55,12 @@ __all__ = [
     "ProcessedObject",
     "ProjectionIrradiationEvent",
     "ProjectionXRayRadiationDose",
+    "QrLogLine",
+    "QrNode",
+    "QrQuery",
+    "QrResult",
+    "QrRetrievedObject",
+    "QrSchedule",
     "RejectedObject",
     "SizeImportJob",
     "Study",
