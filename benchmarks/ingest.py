@@ -51,8 +51,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from database_fixtures import postgres_available, scratch_postgres_url  # noqa: E402
-from orthanc_harness import OrthancProcess  # noqa: E402
 from dose_copies import TEMPLATES, make_reports  # noqa: E402
+from orthanc_harness import OrthancProcess  # noqa: E402
 from orthanc_rem import database, model  # noqa: E402
 
 MIB = 1024 * 1024

@@ -171,7 +171,8 @@ def measure(args: argparse.Namespace) -> None:
     if stored != len(warm_up) + len(measured):
         sys.exit(f"only {stored} of {len(warm_up) + len(measured)} objects were stored: see {data_dir}")
     spent["other"] = total - sum(v for k, v in spent.items() if k != "other")
-    json.dump({"count": len(measured), "total": total, "warm_up": first_objects, "phases": spent, "module": persistence.__file__}, sys.stdout)
+    result = {"count": len(measured), "total": total, "warm_up": first_objects, "phases": spent}
+    json.dump({**result, "module": persistence.__file__}, sys.stdout)
 
 
 # --- the comparison -------------------------------------------------------------------------------
