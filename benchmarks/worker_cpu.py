@@ -32,6 +32,7 @@ PostgreSQL is a scratch database at 127.0.0.1:5432 (user ``postgres``), dropped 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -113,6 +114,10 @@ def measure(args: argparse.Namespace) -> None:
     worker_log.configure(data_dir, "INFO")
     database.upgrade_schema(settings.database_url)
     database.dispose_all()
+    # What the worker pool does before it forks its workers (in the revisions that have it).
+    prepare = getattr(importlib.import_module("orthanc_rem.worker"), "prepare_to_fork_workers", None)
+    if prepare is not None:
+        prepare()
     queue = tasks.build_queue(settings)
     warm_up, measured = args.warm_up.split(","), args.objects.split(",")
     for orthanc_id in warm_up + measured:
