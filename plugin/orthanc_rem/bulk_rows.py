@@ -1,7 +1,8 @@
 """Inserting a new dose report's rows with one multi-row INSERT per table, inside the caller's transaction.
 
-``ct_rows`` and ``projection_rows`` build a report as a tree of (transient) ORM objects: a radiation dose,
-its irradiation events, their X-ray sources, filters, dose checks... Adding that tree to the session made
+``ct_rows`` and ``projection_rows`` build a report as a tree of rows (``NewRow``s for CT, transient ORM
+objects for projection reports, whose image reports the ORM also extends): a radiation dose, its
+irradiation events, their X-ray sources, filters, dose checks... Adding that tree to the session made
 the ORM's unit of work insert it row by row, with its bookkeeping per object: 40 % of a worker's time
 under CT load (issue 6 §5 profile). The tree is only ever inserted whole, never changed in the same
 transaction, so here it is written level by level instead: each table gets one ``INSERT`` for all its
