@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 _engines: dict[tuple[str, bool, bool], Engine] = {}
+_session_factories: dict[Engine, sessionmaker[Session]] = {}
 _engines_lock = threading.Lock()
 
 
@@ -77,8 +78,18 @@ def engine_for(url: str, *, writer: bool = True, retried: bool = False) -> Engin
 
 
 def session_factory(url: str, *, writer: bool = True, retried: bool = False) -> sessionmaker[Session]:
-    """Sessions on the shared engine; ``retried`` as in ``make_engine``."""
-    return sessionmaker(engine_for(url, writer=writer, retried=retried), expire_on_commit=False)
+    """Sessions on the shared engine; ``retried`` as in ``make_engine``.
+
+    One sessionmaker per engine, reused: each new one makes a Session subclass whose first session
+    sets up SQLAlchemy's event dispatch for it, 0.15-0.2 ms of CPU, which a worker calling this for
+    every object paid every time.
+    """
+    engine = engine_for(url, writer=writer, retried=retried)
+    with _engines_lock:
+        factory = _session_factories.get(engine)
+        if factory is None:
+            factory = _session_factories[engine] = sessionmaker(engine, expire_on_commit=False)
+        return factory
 
 
 def upgrade_schema(url: str) -> None:
@@ -109,3 +120,4 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _session_factories.clear()
