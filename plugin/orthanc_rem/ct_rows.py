@@ -1,16 +1,21 @@
-"""CT records (TID 10011 tree) to database rows."""
+"""CT records (TID 10011 tree) to database rows.
+
+The rows are ``bulk_rows.NewRow``s, not ORM objects: a new report's tree is only ever inserted
+whole by ``bulk_rows.insert_rows`` (see there why that is cheaper).
+"""
 
 from __future__ import annotations
 
 from orthanc_rem import model
+from orthanc_rem.bulk_rows import NewRow
 from orthanc_rem.extraction import records
 from orthanc_rem.model.common import code_fields
 
 
-def radiation_dose_row(report: records.CtDoseReport) -> model.CtRadiationDose:
+def radiation_dose_row(report: records.CtDoseReport) -> NewRow:
     dose = report.dose
     accumulated = dose.accumulated or records.CtAccumulatedDose()
-    return model.CtRadiationDose(
+    values = dict(
         sop_instance_uid=report.sop_instance_uid,
         **code_fields("procedure_reported", dose.procedure_reported),
         **code_fields("has_intent", dose.has_intent),
@@ -26,13 +31,13 @@ def radiation_dose_row(report: records.CtDoseReport) -> model.CtRadiationDose:
         accumulated_reference_authority=accumulated.reference_authority,
         accumulated_measurement_method=accumulated.measurement_method,
         accumulated_comment=accumulated.comment,
-        events=[event_row(event) for event in dose.events],
     )
+    return NewRow(model.CtRadiationDose, values, {"events": [event_row(event) for event in dose.events]})
 
 
-def event_row(event: records.CtIrradiationEvent) -> model.CtIrradiationEvent:
+def event_row(event: records.CtIrradiationEvent) -> NewRow:
     length = event.scanning_length or records.ScanningLength()
-    return model.CtIrradiationEvent(
+    values = dict(
         irradiation_event_uid=event.irradiation_event_uid,
         acquisition_protocol=event.acquisition_protocol,
         **code_fields("target_region", event.target_region),
@@ -62,24 +67,30 @@ def event_row(event: records.CtIrradiationEvent) -> model.CtIrradiationEvent:
         effective_dose_conversion_factor=event.effective_dose_conversion_factor,
         xray_modulation_type=event.xray_modulation_type,
         comment=event.comment,
-        sources=[
-            model.CtXRaySource(
-                identification=s.identification,
-                kvp_kv=s.kvp_kv,
-                maximum_xray_tube_current_ma=s.maximum_xray_tube_current_ma,
-                xray_tube_current_ma=s.xray_tube_current_ma,
-                exposure_time_per_rotation_s=s.exposure_time_per_rotation_s,
-                xray_filter_aluminum_equivalent_mm=s.xray_filter_aluminum_equivalent_mm,
+    )
+    children = {
+        "sources": [
+            NewRow(
+                model.CtXRaySource,
+                dict(
+                    identification=s.identification,
+                    kvp_kv=s.kvp_kv,
+                    maximum_xray_tube_current_ma=s.maximum_xray_tube_current_ma,
+                    xray_tube_current_ma=s.xray_tube_current_ma,
+                    exposure_time_per_rotation_s=s.exposure_time_per_rotation_s,
+                    xray_filter_aluminum_equivalent_mm=s.xray_filter_aluminum_equivalent_mm,
+                ),
             )
             for s in event.sources
         ],
-        dose_check=dose_check_row(event.dose_check),
-    )
+        "dose_check": dose_check_row(event.dose_check),
+    }
+    return NewRow(model.CtIrradiationEvent, values, children)
 
 
-def dose_check_row(check: records.CtDoseCheck | None) -> model.CtDoseCheck | None:
+def dose_check_row(check: records.CtDoseCheck | None) -> NewRow | None:
     if check is None:
         return None
-    return model.CtDoseCheck(**{f: getattr(check, f) for f in records.CtDoseCheck.__dataclass_fields__})
+    return NewRow(model.CtDoseCheck, {f: getattr(check, f) for f in records.CtDoseCheck.__dataclass_fields__})
 
 

@@ -140,7 +140,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     @huey.task(name="recover_missed_instances")
     def recover_missed_instances() -> str:
         try:
-            summary = queue.recover(database.session_factory(settings.database_url), client())
+            summary = queue.recover(database.session_factory(settings.database_url, retried=True), client())
         except POSTPONING as exc:
             _report_unavailable(worker_state, "*", exc)
             raise RetryTask(delay=RETRY_DELAY_S) from exc
@@ -150,7 +150,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     @huey.task(name="record_change_checkpoint")
     def record_change_checkpoint(orthanc_id: str) -> None:
         try:
-            recovery.checkpoint(database.session_factory(settings.database_url), client(), orthanc_id)
+            recovery.checkpoint(database.session_factory(settings.database_url, retried=True), client(), orthanc_id)
         except POSTPONING as exc:  # the next checkpoint will do; the catch-up replays a little more
             log.info("change checkpoint at %s skipped: %s", orthanc_id, exc)
 
@@ -198,7 +198,8 @@ def _report_unavailable(worker_state: dict[str, object], orthanc_id: str, exc: E
 
 def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_id: str) -> ObjectOutcome:
     """Route, extract and store one instance Orthanc received; then apply the deletion policy."""
-    sessions = database.session_factory(settings.database_url)
+    # retried: a lost database connection raises OperationalError, which postpones the object.
+    sessions = database.session_factory(settings.database_url, retried=True)
     source = f"orthanc:{orthanc_id}"
     try:
         sop_class_uid = client.sop_class_uid(orthanc_id)

@@ -1,0 +1,116 @@
+"""CPU per CT object of storing (``persistence.store_report``): an older ``persistence.py`` against
+this checkout's, interleaved object by object in one process.
+
+``worker_cpu.py`` compares whole worker code paths in separate processes, round by round; on a
+machine others load, its rounds differ by a third. Storing is the phase most levers change, and
+this compares it more tightly: both versions of ``persistence.py`` are loaded in one process
+(the older one from ``git show REV:plugin/orthanc_rem/persistence.py``, on this checkout's other
+modules, so REV must be API-compatible with them: ff2de7a and later are), the same extracted
+reports are stored by each into its own fresh database, alternating object by object, and process
+CPU time is summed per side::
+
+    PYTHONPATH=plugin .venv/bin/python benchmarks/store_cpu.py --baseline ff2de7a [--count 200]
+    PYTHONPATH=plugin .venv/bin/python benchmarks/store_cpu.py --baseline ff2de7a --database postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+from dose_copies import REPO, TEMPLATES, make_reports
+from orthanc_rem import database, persistence
+from orthanc_rem.extraction.dicom_file import read_dicom_file
+from orthanc_rem.extraction.dispatch import extract
+
+POSTGRES_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
+WARM_UP = len(TEMPLATES["ct"])
+
+
+def older_persistence(revision: str, folder: Path) -> ModuleType:
+    source = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{revision}:plugin/orthanc_rem/persistence.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = folder / "persistence_baseline.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("orthanc_rem.persistence_baseline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def scratch_database(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.sqlite'}"
+        return
+    import psycopg2
+
+    name = f"orthanc_rem_bench_{uuid.uuid4().hex[:12]}"
+
+    def admin(sql: str) -> None:
+        connection = psycopg2.connect(**POSTGRES_ADMIN)
+        connection.autocommit = True
+        try:
+            connection.cursor().execute(sql)
+        finally:
+            connection.close()
+
+    admin(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+    try:
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    finally:
+        database.dispose_all()
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", required=True, help="git revision whose persistence.py to compare with")
+    parser.add_argument("--count", type=int, default=200, help="CT objects (default 200)")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="orthanc-rem-store-cpu-") as tmp:
+        folder = Path(tmp)
+        sides = {f"baseline {args.baseline}": older_persistence(args.baseline, folder), "this checkout": persistence}
+        reports = [extract(read_dicom_file(path))[1] for path in make_reports(WARM_UP + args.count, folder / "o")]
+        with scratch_database(args.database, folder) as old_url, scratch_database(args.database, folder) as new_url:
+            urls = dict(zip(sides, (old_url, new_url), strict=True))
+            for url in urls.values():
+                database.upgrade_schema(url)
+            sessions = {side: database.session_factory(url) for side, url in urls.items()}
+            spent = dict.fromkeys(sides, 0.0)
+            for number, report in enumerate(reports):
+                # Alternate which side goes first, so that neither always follows the other.
+                order = list(sides) if number % 2 else list(reversed(sides))
+                for side in order:
+                    started = time.process_time()
+                    with sessions[side]() as session:
+                        result = sides[side].store_report(session, report, None, f"benchmark:{number}")
+                    if number >= WARM_UP:
+                        spent[side] += time.process_time() - started
+                    assert result.outcome == "imported", result
+            database.dispose_all()
+    print(f"{args.count} CT objects ({', '.join(TEMPLATES['ct'])}), database {args.database}")
+    for side, seconds in spent.items():
+        print(f"store CPU per object, {side}: {1000 * seconds / args.count:.2f} ms")
+    old, new = spent.values()
+    print(f"RATIO this checkout / baseline {args.baseline}, store CPU per CT object: {new / old:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The Core statements storing runs for every object, built once per dialect and reused.
+
+Building a SQLAlchemy statement (``select(...).where(...)``, ``insert(...).values(**row)``) and
+computing its cache key costs about as much as running it on SQLite; a worker runs the same eight
+statements for every object. Built once with bound parameters, each is a lookup in SQLAlchemy's
+compiled cache, and its values come with the execution (``session.execute(statement, values)``).
+The statements themselves are those ``persistence`` wrote inline before: same tables, same
+``ON CONFLICT`` rules, same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Executable, Table, bindparam, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from orthanc_rem import model
+
+_built: dict[tuple[str, str], Any] = {}
+
+
+def table(model_class: type[model.Base]) -> Table:
+    """The Core table of a model class: Core statements on it skip the ORM's statement handling."""
+    return model_class.__table__  # type: ignore[return-value]
+
+
+def dialect_insert(dialect: str, model_class: type[model.Base]) -> Any:
+    """The dialect's INSERT (it has ``ON CONFLICT``) on the model's Core table."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table(model_class))
+
+
+def statement(session: Session, name: str) -> Any:
+    """The statement ``name`` (see ``_BUILDERS``) for the session's database."""
+    dialect = session.get_bind().dialect.name
+    built = _built.get((dialect, name))
+    if built is None:
+        built = _built[(dialect, name)] = _BUILDERS[name](dialect)
+    return built
+
+
+def _processed_study(_dialect: str) -> Executable:
+    """Parameter ``uid``: the study of an already processed SOP Instance UID."""
+    processed = table(model.ProcessedObject)
+    return select(processed.c.study_fk).where(processed.c.sop_instance_uid == bindparam("uid"))
+
+
+def _equipment_key(_dialect: str) -> Executable:
+    """Parameter ``identity``: id and user-defined modality of an equipment row."""
+    equipment = table(model.Equipment)
+    return select(equipment.c.id, equipment.c.user_defined_modality).where(
+        equipment.c.identity_hash == bindparam("identity")
+    )
+
+
+def _new_equipment(dialect: str) -> Executable:
+    return dialect_insert(dialect, model.Equipment).on_conflict_do_nothing(index_elements=["identity_hash"])
+
+
+def _new_study(dialect: str) -> Executable:
+    """Returns the new study's id, or nothing when the Study Instance UID is stored already."""
+    statement = dialect_insert(dialect, model.Study).on_conflict_do_nothing(index_elements=["study_instance_uid"])
+    return statement.returning(table(model.Study).c.id)
+
+
+def _new_processed_object(_dialect: str) -> Executable:
+    processed = table(model.ProcessedObject)
+    return insert(processed).returning(processed.c.id)
+
+
+def _forget_rejection(_dialect: str) -> Executable:
+    """Parameter ``source``: the rejection of an object that has now been imported."""
+    rejected = table(model.RejectedObject)
+    return delete(rejected).where(rejected.c.source == bindparam("source"))
+
+
+_BUILDERS: dict[str, Callable[[str], Any]] = {
+    "processed_study": _processed_study,
+    "equipment_key": _equipment_key,
+    "new_equipment": _new_equipment,
+    "new_study": _new_study,
+    "new_patient": lambda _dialect: insert(table(model.Patient)),
+    "new_processed_object": _new_processed_object,
+    "new_warning": lambda _dialect: insert(table(model.ExtractionWarning)),
+    "forget_rejection": _forget_rejection,
+}
