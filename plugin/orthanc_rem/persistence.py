@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orthanc_rem import bulk_rows, ct_rows, identifiable_data, model, projection_rows
+from orthanc_rem import bulk_rows, ct_rows, identifiable_data, model, projection_rows, study_totals
 from orthanc_rem.extraction import projection_records, records
 from orthanc_rem.model.common import code_fields
 from orthanc_rem.outcome import Outcome
@@ -109,6 +109,8 @@ def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) 
         raise EmptyStudyError(f"storing {report.sop_instance_uid} would leave study {study.id} without dose data")
     _mark_processed(session, study, report, orthanc_id)
     session.flush()
+    if result.outcome in (Outcome.IMPORTED, Outcome.REPLACED):
+        study_totals.refresh(session, [study.id])
     return result
 
 
@@ -437,9 +439,14 @@ def apply_user_defined_modality(equipment: model.Equipment) -> int:
     sorts each study by what its own reports say again.
     """
     changed = 0
+    relabelled: list[int] = []
     for study in equipment.studies:
         shown = effective_modality(study.content_modality or study.modality, equipment.user_defined_modality)
         if shown != study.modality:
             study.modality = shown
             changed += 1
+            relabelled.append(study.id)
+    session = object_session(equipment)
+    if session is not None:
+        study_totals.refresh(session, relabelled)  # RF and DX totals are summed differently
     return changed

@@ -26,7 +26,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Mapper, Session, selectinload
 from sqlalchemy.orm.interfaces import MANYTOONE, ONETOMANY, LoaderOption
 
@@ -355,25 +355,6 @@ def summary_loaders() -> list[LoaderOption]:
     ]  # fmt: skip
 
 
-def _filtered(
-    query: Select[Any],
-    modality: str | None,
-    date_from: dt.date | None,
-    date_until: dt.date | None,
-    display_name: str | None,
-) -> Select[Any]:
-    if modality:
-        query = query.where(model.Study.modality == modality.upper())
-    if display_name is not None:
-        systems = select(model.Equipment.id).where(model.Equipment.display_name == display_name)
-        query = query.where(model.Study.equipment_id.in_(systems))
-    if date_from is not None:
-        query = query.where(model.Study.study_date >= date_from)
-    if date_until is not None:
-        query = query.where(model.Study.study_date <= date_until)
-    return query
-
-
 def load_studies(
     session: Session,
     modality: str | None = None,
@@ -383,25 +364,16 @@ def load_studies(
     per_page: int = 25,
     display_name: str | None = None,
 ) -> tuple[list[model.Study], int]:
-    """One page of studies, newest first, with what ``study_summary`` needs; and the total count.
+    """One page of studies, newest first, with what ``study_summary`` needs; and the total count
+    (at most ``study_filters.COUNT_BOUND`` when dates are given). ``display_name`` is one system's
+    exact name. Every other filter: ``orthanc_rem.study_filters``."""
+    from orthanc_rem import study_filters
 
-    ``date_from`` and ``date_until`` are inclusive; either may be given alone. ``display_name``
-    is matched exactly (the home page's per-system links).
-    """
-    filters = (modality, date_from, date_until, display_name)
-    total = session.scalar(_filtered(select(func.count(model.Study.id)), *filters))
-    query = (
-        _filtered(select(model.Study), *filters)
-        .order_by(
-            model.Study.study_date.desc().nulls_last(),
-            model.Study.study_time.desc().nulls_last(),
-            model.Study.id.desc(),
-        )
-        .offset((max(page, 1) - 1) * per_page)
-        .limit(per_page)
-        .options(*summary_loaders())
+    study_filter = study_filters.StudyFilter(
+        modality=modality.upper() if modality else None, date_from=date_from, date_until=date_until, system=display_name
     )
-    return list(session.scalars(query)), total or 0
+    found = study_filters.page_of_studies(session, study_filter, page, per_page)
+    return found.studies, found.count.studies
 
 
 def load_study(session: Session, study_id: int) -> model.Study | None:

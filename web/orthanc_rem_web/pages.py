@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from orthanc_rem import import_settings, ingest_status, model, study_document
+from orthanc_rem import import_settings, ingest_status, model, study_document, study_filters
+from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import STUDY_ID, list_query, page_arguments, per_page_choices
 
@@ -48,28 +49,32 @@ def home() -> str:
 def _study_list(modality: str) -> str:
     default = browser().settings.page_size
     choices = per_page_choices(default)
-    query = list_query(request.args, default, choices)
-    studies, total = study_document.load_studies(
-        dose_session(),
-        modality=modality,
-        date_from=query.date_from,
-        date_until=query.date_until,
-        display_name=query.display_name,
-        page=query.page,
-        per_page=query.per_page,
-    )
+    may_see_patient_data = permissions.may(permissions.PID)
+    query = list_query(request.args, default, choices, modality=modality, may_see_patient_data=may_see_patient_data)
+    found = study_filters.page_of_studies(dose_session(), query.study_filter, query.page, query.per_page)
     return render_template(
         "study_list.html",
         modality=modality,
         list_endpoint=f"pages.{modality.lower()}_list",
         detail_endpoint=f"pages.{modality.lower()}_detail",
-        studies=[study_document.study_summary(s) for s in studies],
-        total=total,
+        studies=[study_document.study_summary(s) for s in found.studies],
+        count=found.count,
         query=query,
-        pages=_pages(total, query.per_page),
+        pages=list_pages(found, query.page, query.per_page),
         default_per_page=default,
         per_page_choices=choices,
+        order_choices=study_filters.order_choices(modality),
+        may_see_patient_data=may_see_patient_data,
     )
+
+
+def list_pages(found: study_filters.StudyPage, page: int, per_page: int) -> int:
+    """The last page to offer: the last one when the count is exact; past a bounded count, the
+    pages the bound covers or the next one when this page is not the last."""
+    counted = _pages(found.count.studies, per_page)
+    if found.count.exact:
+        return counted
+    return max(counted, page + 1 if found.has_next else page)
 
 
 @blueprint.get("/ct/")

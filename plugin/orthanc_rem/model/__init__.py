@@ -32,6 +32,7 @@ from orthanc_rem.model.projection import (
     XRaySource,
 )
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
+from orthanc_rem.model.summaries import StudyTotals, SystemStudyCount
 
 __all__ = [
     "AccumulatedMammographyDose",
@@ -53,6 +54,8 @@ __all__ = [
     "ProjectionXRayRadiationDose",
     "RejectedObject",
     "Study",
+    "StudyTotals",
+    "SystemStudyCount",
     "XRayCalibration",
     "XRayDetector",
     "XRayFilter",

@@ -1,0 +1,138 @@
+"""study lists at scale: order indexes, study totals, per-system study counts kept by triggers
+
+Measured on PostgreSQL with a million CT studies (issue 7), a list page sorted every study of the
+modality (no index matched its order), the total was another full scan and the home page ran two
+GROUP BYs over every study. This adds:
+
+* indexes matching the lists' default order and the home page's "latest study" per system;
+* ``study_totals`` (total DLP, DAP, dose at the RP per study) so that the lists filter and sort by
+  them; it is filled by the application (``orthanc_rem.study_totals.fill_missing`` runs after every
+  upgrade), which computes them with the same code as the pages, not here;
+* ``system_study_count``, kept by triggers on ``study`` whatever code adds, deletes or re-labels a
+  study, filled here from the studies already stored.
+
+Revision ID: 0010
+Revises: 0008
+Create Date: 2026-12-02 02:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0010'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+_COUNT_KEY = "modality, equipment_id"
+
+_POSTGRESQL_TRIGGERS = (
+    """
+    CREATE FUNCTION rem_count_studies() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            UPDATE system_study_count SET studies = studies - 1
+             WHERE modality = OLD.modality AND equipment_id = COALESCE(OLD.equipment_id, 0);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            INSERT INTO system_study_count (modality, equipment_id, studies)
+            VALUES (NEW.modality, COALESCE(NEW.equipment_id, 0), 1)
+            ON CONFLICT (modality, equipment_id) DO UPDATE SET studies = system_study_count.studies + 1;
+        END IF;
+        RETURN NULL;
+    END $$ LANGUAGE plpgsql
+    """,
+    "CREATE TRIGGER rem_count_studies_insert_delete AFTER INSERT OR DELETE ON study"
+    " FOR EACH ROW EXECUTE FUNCTION rem_count_studies()",
+    "CREATE TRIGGER rem_count_studies_update AFTER UPDATE OF modality, equipment_id ON study FOR EACH ROW"
+    " WHEN (OLD.modality IS DISTINCT FROM NEW.modality OR OLD.equipment_id IS DISTINCT FROM NEW.equipment_id)"
+    " EXECUTE FUNCTION rem_count_studies()",
+)
+
+_ADD = (
+    "INSERT INTO system_study_count (modality, equipment_id, studies)"
+    " VALUES (NEW.modality, COALESCE(NEW.equipment_id, 0), 1)"
+    " ON CONFLICT (modality, equipment_id) DO UPDATE SET studies = studies + 1;"
+)
+_REMOVE = (
+    "UPDATE system_study_count SET studies = studies - 1"
+    " WHERE modality = OLD.modality AND equipment_id = COALESCE(OLD.equipment_id, 0);"
+)
+_SQLITE_TRIGGERS = (
+    f"CREATE TRIGGER rem_count_studies_insert AFTER INSERT ON study BEGIN {_ADD} END",
+    f"CREATE TRIGGER rem_count_studies_delete AFTER DELETE ON study BEGIN {_REMOVE} END",
+    "CREATE TRIGGER rem_count_studies_update AFTER UPDATE OF modality, equipment_id ON study"
+    " WHEN OLD.modality IS NOT NEW.modality OR OLD.equipment_id IS NOT NEW.equipment_id"
+    f" BEGIN {_REMOVE} {_ADD} END",
+)
+
+
+#: Newest (largest) first with NULLs last. PostgreSQL must be told; SQLite (which refuses these
+#: words in an index) scans an ascending index backwards and has NULLs last that way.
+_DOWN = "DESC NULLS LAST"
+
+
+def upgrade() -> None:
+    op.create_table(
+        'study_totals',
+        sa.Column('study_fk', sa.Integer(), nullable=False),
+        sa.Column('total_dlp_mgycm', sa.Float(), nullable=True),
+        sa.Column('total_dap_gym2', sa.Float(), nullable=True),
+        sa.Column('total_dose_rp_gy', sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(['study_fk'], ['study.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('study_fk'),
+    )
+    op.create_index('ix_study_totals_dlp_up', 'study_totals', ['total_dlp_mgycm', 'study_fk'])
+    op.create_index(
+        'ix_study_totals_dlp_down',
+        'study_totals',
+        ['total_dlp_mgycm', 'study_fk'],
+        postgresql_ops={'total_dlp_mgycm': _DOWN, 'study_fk': 'DESC'},
+    )
+    op.create_index('ix_study_totals_dap_up', 'study_totals', ['total_dap_gym2', 'study_fk'])
+    op.create_index(
+        'ix_study_totals_dap_down',
+        'study_totals',
+        ['total_dap_gym2', 'study_fk'],
+        postgresql_ops={'total_dap_gym2': _DOWN, 'study_fk': 'DESC'},
+    )
+    op.create_table(
+        'system_study_count',
+        sa.Column('modality', sa.String(length=8), nullable=False),
+        sa.Column('equipment_id', sa.Integer(), nullable=False),
+        sa.Column('studies', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('modality', 'equipment_id'),
+    )
+    op.create_index(
+        'ix_study_modality_newest',
+        'study',
+        ['modality', 'study_date', 'study_time', 'id'],
+        postgresql_ops={'study_date': _DOWN, 'study_time': _DOWN, 'id': 'DESC'},
+    )
+    op.create_index(
+        'ix_study_system_newest',
+        'study',
+        ['modality', 'equipment_id', 'study_date', 'study_time'],
+        postgresql_ops={'study_date': _DOWN, 'study_time': _DOWN},
+    )
+    op.execute(
+        f"INSERT INTO system_study_count ({_COUNT_KEY}, studies)"
+        " SELECT modality, COALESCE(equipment_id, 0), COUNT(*) FROM study GROUP BY modality, COALESCE(equipment_id, 0)"
+    )
+    triggers = _POSTGRESQL_TRIGGERS if op.get_bind().dialect.name == "postgresql" else _SQLITE_TRIGGERS
+    for statement in triggers:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER rem_count_studies_insert_delete ON study")
+        op.execute("DROP TRIGGER rem_count_studies_update ON study")
+        op.execute("DROP FUNCTION rem_count_studies()")
+    else:
+        for name in ("insert", "delete", "update"):
+            op.execute(f"DROP TRIGGER rem_count_studies_{name}")
+    op.drop_index('ix_study_system_newest', table_name='study')
+    op.drop_index('ix_study_modality_newest', table_name='study')
+    op.drop_table('system_study_count')
+    op.drop_table('study_totals')
