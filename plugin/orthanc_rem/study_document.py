@@ -403,28 +403,17 @@ def rejected_document(row: model.RejectedObject) -> dict[str, Any]:
 
 
 def modality_counts(session: Session) -> dict[str, int]:
-    """Number of studies per modality, for the home page."""
-    query = select(model.Study.modality, func.count(model.Study.id)).group_by(model.Study.modality)
-    return {modality: count for modality, count in session.execute(query)}
+    """Number of studies per modality, for the home page (``orthanc_rem.system_summaries``)."""
+    from orthanc_rem import system_summaries
+
+    return system_summaries.modality_counts(session)
 
 
 def systems_by_modality(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """The home page's summary tables: per modality, each display name with its number of studies
-    and latest study date, busiest system first."""
-    study, equipment = model.Study, model.Equipment
-    query = (
-        select(study.modality, equipment.display_name, func.count(study.id), func.max(study.study_date))
-        .select_from(study)
-        .outerjoin(equipment, study.equipment_id == equipment.id)
-        .group_by(study.modality, equipment.display_name)
-        .order_by(study.modality, func.count(study.id).desc(), equipment.display_name)
-    )
-    systems: dict[str, list[dict[str, Any]]] = {}
-    for modality, display_name, count, latest in session.execute(query):
-        systems.setdefault(modality, []).append(
-            {"display_name": display_name, "studies": count, "latest_study_date": json_value(latest)}
-        )
-    return systems
+    """The home page's summary tables (``orthanc_rem.system_summaries``)."""
+    from orthanc_rem import system_summaries
+
+    return system_summaries.systems_by_modality(session)
 
 
 def rejected_count(session: Session) -> int:

@@ -101,8 +101,6 @@ def free_text(parameters: Mapping[str, str], name: str) -> str | None:
     text = (parameters.get(name) or "").strip()
     if "\x00" in text:
         raise BadParameter(f"{name} must not contain NUL characters.")
-    if len(text) > 1000:
-        raise BadParameter(f"{name} must be at most 1000 characters long.")
     return text or None
 
 

@@ -8,11 +8,12 @@ without JavaScript.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from orthanc_rem import import_settings, ingest_status, model, study_document, study_filters
+from orthanc_rem import import_settings, ingest_status, model, study_document, study_filters, system_summaries
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import STUDY_ID, list_query, page_arguments, per_page_choices
@@ -35,12 +36,15 @@ def _pages(total: int, per_page: int) -> int:
 @blueprint.get("/")
 def home() -> str:
     session = dose_session()
-    counts = {modality: 0 for modality in MODALITY_NAMES} | study_document.modality_counts(session)
+    stored = system_summaries.modality_counts(session)  # modalities without studies are hidden
+    counts = {m: stored[m] for m in MODALITY_NAMES if m in stored} | stored
     return render_template(
         "home.html",
         counts=counts,
         total=sum(counts.values()),
-        systems=study_document.systems_by_modality(session),
+        systems=system_summaries.systems_by_modality(session),
+        now=dt.datetime.now(dt.UTC),
+        time_since=system_summaries.time_since,
         rejected=study_document.rejected_count(session),
         status=ingest_status.ingest_status(session),
     )
