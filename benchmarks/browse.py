@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import hashlib
 import io
+import os
 import random
 import statistics
 import sys
@@ -87,7 +88,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "study": ("id", "study_instance_uid", "modality", "content_modality", "study_date", "study_time",
               "accession_number", "accession_number_hashed", "study_description", "equipment_id",
               "imported_at", "updated_at"),
-    "ct_radiation_dose": ("id", "study_fk", "sop_instance_uid", "dlp_total_mgycm", "total_number_of_irradiation_events"),
+    "ct_radiation_dose": ("id", "study_fk", "sop_instance_uid", "dlp_total_mgycm",
+                          "total_number_of_irradiation_events"),
     "ct_irradiation_event": ("id", "ct_radiation_dose_fk", "irradiation_event_uid", "acquisition_protocol",
                              "mean_ctdivol_mgy", "dlp_mgycm"),
     "study_totals": ("study_fk", "total_dlp_mgycm"),
@@ -175,23 +177,26 @@ PAGES = {
 }
 
 
-def measure(url: str, count: int, repeat: int, workdir: Path) -> dict[str, tuple[float, float]]:
+def measure(url: str, count: int, repeat: int, workdir: Path) -> dict[str, tuple[float, float, float]]:
     settings = Settings(data_dir=workdir, database_url=url, queue_url="memory://", page_size=25)
     client = dose_browser_client(settings, database.session_factory(url, writer=False))
     figures = {}
     for label, path in PAGES.items():
         path = path.format(middle=count // 2)
-        times = []
+        times, cpu = [], []
         for attempt in range(repeat + 2):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             response = client.get(path, base_url="http://localhost/rem/")
             elapsed = (time.perf_counter() - started) * 1000
+            if attempt >= 2:
+                cpu.append((time.process_time() - started_cpu) * 1000)
             if response.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {response.status_code}: {response.get_data(as_text=True)[:300]}")
             if attempt >= 2:  # warm-up: first use of templates and of the database's caches
                 times.append(elapsed)
         times.sort()
-        figures[label] = (statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))])
+        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        figures[label] = (statistics.median(times), p95, statistics.median(cpu))
     return figures
 
 
@@ -223,9 +228,10 @@ def main() -> None:
                 seconds = load(url, options.studies)
                 print(f"\n{label}: {options.studies:,} CT studies, {options.studies * EVENTS_PER_STUDY:,} events "
                       f"loaded in {seconds:.0f} s")  # fmt: skip
-            print(f"  {'request':40} {'p50 ms':>8} {'p95 ms':>8}")
-            for name, (p50, p95) in measure(url, options.studies, options.repeat, workdir).items():
-                print(f"  {name:40} {p50:8.1f} {p95:8.1f}")
+            print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; cpu: this process's, median")
+            print(f"  {'request':40} {'p50 ms':>8} {'p95 ms':>8} {'cpu ms':>8}")
+            for name, (p50, p95, cpu) in measure(url, options.studies, options.repeat, workdir).items():
+                print(f"  {name:40} {p50:8.1f} {p95:8.1f} {cpu:8.1f}")
             database.dispose_all()
 
 

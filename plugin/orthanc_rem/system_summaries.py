@@ -57,10 +57,10 @@ def systems_by_modality(session: Session) -> dict[str, list[dict[str, Any]]]:
     """Per modality, each display name (systems renamed alike are one) with its number of studies
     and its latest study's date and time, busiest first; modalities without studies left out."""
     counts = model.SystemStudyCount
+    latest = _latest_study_id(counts.modality, counts.equipment_id)
     rows = session.execute(
-        select(counts.modality, counts.equipment_id, counts.studies, _latest_study_id(counts.modality, counts.equipment_id))
-        .where(counts.studies > 0)
-    ).all()  # fmt: skip
+        select(counts.modality, counts.equipment_id, counts.studies, latest).where(counts.studies > 0)
+    ).all()
     latest_ids = {
         (modality, equipment_id): latest if equipment_id else _latest_without_equipment(session, modality)
         for modality, equipment_id, _studies, latest in rows
@@ -81,7 +81,8 @@ def systems_by_modality(session: Session) -> dict[str, list[dict[str, Any]]]:
         key = (modality, names.get(equipment_id))
         system = grouped.setdefault(key, {"display_name": key[1], "studies": 0, "latest": None})
         system["studies"] += studies
-        when = latest_rows.get(latest_ids[(modality, equipment_id)])
+        latest_id = latest_ids[(modality, equipment_id)]
+        when = latest_rows.get(latest_id) if latest_id is not None else None
         if when is not None and (system["latest"] is None or _sort_key(when) > _sort_key(system["latest"])):
             system["latest"] = when
     systems: dict[str, list[dict[str, Any]]] = {}

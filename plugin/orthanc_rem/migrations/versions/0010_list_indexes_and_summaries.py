@@ -9,7 +9,8 @@ GROUP BYs over every study. This adds:
   them; it is filled by the application (``orthanc_rem.study_totals.fill_missing`` runs after every
   upgrade), which computes them with the same code as the pages, not here;
 * ``system_study_count``, kept by triggers on ``study`` whatever code adds, deletes or re-labels a
-  study, filled here from the studies already stored.
+  study, filled here from the studies already stored (SQLite: row triggers; PostgreSQL: statement
+  triggers over transition tables, see below).
 
 Revision ID: 0010
 Revises: 0008
@@ -26,27 +27,45 @@ depends_on = None
 
 _COUNT_KEY = "modality, equipment_id"
 
+# PostgreSQL: statement-level triggers over the statement's transition tables, so that a COPY or a
+# multi-row UPDATE/DELETE changes each count once. Row-level triggers updating one counter row
+# thousands of times in one transaction grow that row's version chain (MVCC): a 100,000-study
+# load took 162 s instead of 8 s for 20,000.
+_GROUPED = "SELECT modality, COALESCE(equipment_id, 0) AS equipment_id, COUNT(*) AS n FROM {rows} GROUP BY 1, 2"
+_PG_ADD = (
+    "INSERT INTO system_study_count (modality, equipment_id, studies) SELECT modality, equipment_id, n FROM ({rows}) g"
+    " ON CONFLICT (modality, equipment_id) DO UPDATE SET studies = system_study_count.studies + EXCLUDED.studies;"
+)
+_PG_REMOVE = (
+    "UPDATE system_study_count c SET studies = c.studies - g.n FROM ({rows}) g"
+    " WHERE c.modality = g.modality AND c.equipment_id = g.equipment_id;"
+)
+_MOVED = (
+    "(SELECT {side}.* FROM old_studies o JOIN new_studies n ON n.id = o.id"
+    " WHERE o.modality IS DISTINCT FROM n.modality OR o.equipment_id IS DISTINCT FROM n.equipment_id) moved"
+)
 _POSTGRESQL_TRIGGERS = (
-    """
+    f"""
     CREATE FUNCTION rem_count_studies() RETURNS trigger AS $$
     BEGIN
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            UPDATE system_study_count SET studies = studies - 1
-             WHERE modality = OLD.modality AND equipment_id = COALESCE(OLD.equipment_id, 0);
-        END IF;
-        IF TG_OP IN ('UPDATE', 'INSERT') THEN
-            INSERT INTO system_study_count (modality, equipment_id, studies)
-            VALUES (NEW.modality, COALESCE(NEW.equipment_id, 0), 1)
-            ON CONFLICT (modality, equipment_id) DO UPDATE SET studies = system_study_count.studies + 1;
+        IF TG_OP = 'INSERT' THEN
+            {_PG_ADD.format(rows=_GROUPED.format(rows="new_studies"))}
+        ELSIF TG_OP = 'DELETE' THEN
+            {_PG_REMOVE.format(rows=_GROUPED.format(rows="old_studies"))}
+        ELSE
+            {_PG_REMOVE.format(rows=_GROUPED.format(rows=_MOVED.format(side="o")))}
+            {_PG_ADD.format(rows=_GROUPED.format(rows=_MOVED.format(side="n")))}
         END IF;
         RETURN NULL;
     END $$ LANGUAGE plpgsql
     """,
-    "CREATE TRIGGER rem_count_studies_insert_delete AFTER INSERT OR DELETE ON study"
-    " FOR EACH ROW EXECUTE FUNCTION rem_count_studies()",
-    "CREATE TRIGGER rem_count_studies_update AFTER UPDATE OF modality, equipment_id ON study FOR EACH ROW"
-    " WHEN (OLD.modality IS DISTINCT FROM NEW.modality OR OLD.equipment_id IS DISTINCT FROM NEW.equipment_id)"
-    " EXECUTE FUNCTION rem_count_studies()",
+    "CREATE TRIGGER rem_count_studies_insert AFTER INSERT ON study REFERENCING NEW TABLE AS new_studies"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rem_count_studies()",
+    "CREATE TRIGGER rem_count_studies_delete AFTER DELETE ON study REFERENCING OLD TABLE AS old_studies"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rem_count_studies()",
+    "CREATE TRIGGER rem_count_studies_update AFTER UPDATE ON study"
+    " REFERENCING OLD TABLE AS old_studies NEW TABLE AS new_studies"
+    " FOR EACH STATEMENT EXECUTE FUNCTION rem_count_studies()",
 )
 
 _ADD = (
@@ -125,13 +144,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER rem_count_studies_insert_delete ON study")
-        op.execute("DROP TRIGGER rem_count_studies_update ON study")
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for name in ("insert", "delete", "update"):
+        op.execute(f"DROP TRIGGER rem_count_studies_{name}" + (" ON study" if postgresql else ""))
+    if postgresql:
         op.execute("DROP FUNCTION rem_count_studies()")
-    else:
-        for name in ("insert", "delete", "update"):
-            op.execute(f"DROP TRIGGER rem_count_studies_{name}")
     op.drop_index('ix_study_system_newest', table_name='study')
     op.drop_index('ix_study_modality_newest', table_name='study')
     op.drop_table('system_study_count')
