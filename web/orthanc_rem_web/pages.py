@@ -52,9 +52,10 @@ def home() -> str:
 
 def _study_list(modality: str) -> str:
     default = browser().settings.page_size
-    choices = per_page_choices(default)
     may_see_patient_data = permissions.may(permissions.PID)
-    query = list_query(request.args, default, choices, modality=modality, may_see_patient_data=may_see_patient_data)
+    allowed = list_page_sizes(default)
+    query = list_query(request.args, default, allowed, modality=modality, may_see_patient_data=may_see_patient_data)
+    choices = tuple(sorted({*per_page_choices(default), query.per_page}))  # a typed size stays chosen
     found = study_filters.page_of_studies(dose_session(), query.study_filter, query.page, query.per_page)
     return render_template(
         "study_list.html",
@@ -70,6 +71,11 @@ def _study_list(modality: str) -> str:
         order_choices=study_filters.order_choices(modality),
         may_see_patient_data=may_see_patient_data,
     )
+
+
+def list_page_sizes(default: int) -> range:
+    """Items per page a list takes: 10 to 400 (the form offers a few), and the configured default."""
+    return range(min(10, default), max(400, default) + 1)
 
 
 def list_pages(found: study_filters.StudyPage, page: int, per_page: int) -> int:
