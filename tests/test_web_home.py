@@ -105,3 +105,18 @@ def test_counts_follow_deletions_renames_and_modality_changes(sessions):  # type
         session.execute(update(model.Study).values(modality="DX"))
         session.commit()
         assert system_summaries.modality_counts(session) == {"DX": 2}
+
+
+def test_totals_of_studies_stored_before_migration_0010_are_computed(database_url, sessions):  # type: ignore[no-untyped-def]
+    """``orthanc-rem migrate`` and every start-up compute the totals a study lacks, with the pages' rules."""
+    from orthanc_rem import database, study_totals
+
+    store(sessions, ct_report(1, dlp_total=123.4))
+    with sessions() as session:
+        session.execute(delete(model.StudyTotals))
+        session.commit()
+    database.upgrade_schema(database_url)
+    with sessions() as session:
+        (totals,) = session.scalars(select(model.StudyTotals)).all()
+        assert totals.total_dlp_mgycm == 123.4
+        assert study_totals.fill_missing(session) == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model, study_document
@@ -53,6 +54,11 @@ def fill_missing(session: Session) -> int:
         ids = list(session.scalars(missing))
         if not ids:
             return computed
-        refresh(session, ids)
-        session.commit()
+        try:
+            refresh(session, ids)
+            session.commit()
+        except IntegrityError:
+            # Workers, plugin and CLI upgrade at start, together: another process wrote these.
+            session.rollback()
+            continue
         computed += len(ids)
