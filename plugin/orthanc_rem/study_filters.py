@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Text, and_, func, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, Text, and_, func, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -152,8 +152,14 @@ def _folded_sqlite(element: folded, compiler: Any, **kw: Any) -> str:
 
 
 def contains(column: Any, text: str) -> ColumnElement[bool]:
-    """Case-insensitive substring match; ``%`` and ``_`` typed by the user are plain characters."""
-    return folded(column).contains(text.lower(), autoescape=True)
+    """Case-insensitive substring match; ``%`` and ``_`` typed by the user are plain characters.
+
+    The pattern is one value (not ``'%' || value || '%'``), so that PostgreSQL's planner sees a
+    constant and estimates from the statistics how many rows match (a frequent word: walk the date
+    index; a rare one: the trigram index).
+    """
+    escaped = text.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return folded(column).like(f"%{escaped}%", escape="/")
 
 
 def hash_aware(column: Any, hashed: Any, text: str) -> ColumnElement[bool]:
@@ -359,7 +365,7 @@ def _conditions(f: StudyFilter) -> list[ColumnElement[bool]]:
         conditions.append(hash_aware(study.accession_number, study.accession_number_hashed, f.accession))
     conditions += _equipment_conditions(f)
     if f.acquisition_protocol is not None:
-        conditions.append(study.id.in_(_studies_with_protocol(f.acquisition_protocol)))
+        conditions.append(_has_protocol(f.acquisition_protocol))
     conditions += _patient_conditions(f)
     conditions += _total_conditions(f)
     return conditions
@@ -376,18 +382,28 @@ def _equipment_conditions(f: StudyFilter) -> list[ColumnElement[bool]]:
     return [model.Study.equipment_id.in_(select(equipment.id).where(*matches))]
 
 
-def _studies_with_protocol(text: str) -> Any:
-    """Studies with an irradiation event whose acquisition protocol contains ``text`` (CT or projection)."""
+def _has_protocol(text: str) -> ColumnElement[bool]:
+    """The study has an irradiation event whose acquisition protocol contains ``text`` (CT or projection).
+
+    Two correlated EXISTS, not ``id IN (union)``: PostgreSQL then either checks the few events of
+    each study it walks in date order (a frequent protocol fills a page after a few studies) or
+    hashes the studies the trigram index finds (a rare one); the IN form hashed every matching
+    event's study first, 600,000 of them for a frequent protocol.
+    """
+    study = model.Study
     ct_dose, ct_event = model.CtRadiationDose, model.CtIrradiationEvent
     dose, event = model.ProjectionXRayRadiationDose, model.ProjectionIrradiationEvent
-    return union(
-        select(ct_dose.study_fk)
-        .join(ct_event, ct_event.ct_radiation_dose_fk == ct_dose.id)
-        .where(contains(ct_event.acquisition_protocol, text)),
-        select(dose.study_fk)
-        .join(event, event.radiation_dose_fk == dose.id)
-        .where(contains(event.acquisition_protocol, text)),
+    in_ct = (
+        select(ct_event.id)
+        .join(ct_dose, ct_event.ct_radiation_dose_fk == ct_dose.id)
+        .where(ct_dose.study_fk == study.id, contains(ct_event.acquisition_protocol, text))
     )
+    in_projection = (
+        select(event.id)
+        .join(dose, event.radiation_dose_fk == dose.id)
+        .where(dose.study_fk == study.id, contains(event.acquisition_protocol, text))
+    )
+    return or_(in_ct.exists(), in_projection.exists())
 
 
 def _patient_conditions(f: StudyFilter) -> list[ColumnElement[bool]]:

@@ -15,10 +15,12 @@ the ``study`` table, so that a list page reads its rows in index order instead o
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orthanc_rem.model.common import Base, Study, measured
+from orthanc_rem.model.ct import CtIrradiationEvent
+from orthanc_rem.model.projection import ProjectionIrradiationEvent
 
 
 class StudyTotals(Base):
@@ -67,4 +69,27 @@ Index(
     Study.equipment_id,
     Study.study_date.desc().nulls_last(),
     Study.study_time.desc().nulls_last(),
+)
+
+#: PostgreSQL only, where the pg_trgm extension can be created (migration 0010 skips them
+#: otherwise): trigram indexes for the lists' "contains" searches on the lower-cased text, so that
+#: a rare study description or protocol is found without reading every row. A frequent one is
+#: found by walking the date index; the statistics these indexes bring tell the planner which.
+Index(
+    "ix_study_description_trigram",
+    func.lower(Study.study_description).label("description"),
+    postgresql_using="gin",
+    postgresql_ops={"description": "gin_trgm_ops"},
+)
+Index(
+    "ix_ct_irradiation_event_protocol_trigram",
+    func.lower(CtIrradiationEvent.acquisition_protocol).label("protocol"),
+    postgresql_using="gin",
+    postgresql_ops={"protocol": "gin_trgm_ops"},
+)
+Index(
+    "ix_projection_irradiation_event_protocol_trigram",
+    func.lower(ProjectionIrradiationEvent.acquisition_protocol).label("protocol"),
+    postgresql_using="gin",
+    postgresql_ops={"protocol": "gin_trgm_ops"},
 )

@@ -138,13 +138,41 @@ def upgrade() -> None:
         f"INSERT INTO system_study_count ({_COUNT_KEY}, studies)"
         " SELECT modality, COALESCE(equipment_id, 0), COUNT(*) FROM study GROUP BY modality, COALESCE(equipment_id, 0)"
     )
-    triggers = _POSTGRESQL_TRIGGERS if op.get_bind().dialect.name == "postgresql" else _SQLITE_TRIGGERS
-    for statement in triggers:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for statement in _POSTGRESQL_TRIGGERS if postgresql else _SQLITE_TRIGGERS:
         op.execute(statement)
+    if postgresql and _trigram_extension():
+        for name, table, column in _TRIGRAM_INDEXES:
+            op.execute(f"CREATE INDEX {name} ON {table} USING gin (lower({column}) gin_trgm_ops)")
+
+
+#: (index, table, column) of the trigram indexes for "contains" searches (PostgreSQL with pg_trgm).
+_TRIGRAM_INDEXES = (
+    ("ix_study_description_trigram", "study", "study_description"),
+    ("ix_ct_irradiation_event_protocol_trigram", "ct_irradiation_event", "acquisition_protocol"),
+    ("ix_projection_irradiation_event_protocol_trigram", "projection_irradiation_event", "acquisition_protocol"),
+)
+
+
+def _trigram_extension() -> bool:
+    """Create pg_trgm if we may (a trusted extension: the database's owner may since PostgreSQL
+    13); without it the searches work the same, reading more rows."""
+    connection = op.get_bind()
+    savepoint = connection.begin_nested()
+    try:
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except sa.exc.DBAPIError:
+        savepoint.rollback()
+        return False
+    savepoint.commit()
+    return True
 
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        for name, _table, _column in _TRIGRAM_INDEXES:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
     for name in ("insert", "delete", "update"):
         op.execute(f"DROP TRIGGER rem_count_studies_{name}" + (" ON study" if postgresql else ""))
     if postgresql:
