@@ -194,6 +194,9 @@ class Ordering:
     keys: Callable[[], tuple[Any, ...]]
     modalities: tuple[str, ...] = MODALITIES
     join: Callable[[Select[Any]], Select[Any]] = lambda query: query
+    #: The study id that breaks ties, from the table whose index gives the order: for totals their
+    #: ``study_fk`` (equal to the study's id), so that SQLite too reads the totals index in order.
+    tie_break: Callable[[], Any] = lambda: model.Study.id
 
 
 def _join_totals(query: Select[Any]) -> Select[Any]:
@@ -215,6 +218,10 @@ def _equipment_column(name: str) -> Callable[[], tuple[Any, ...]]:
     return lambda: (folded(getattr(model.Equipment, name)),)
 
 
+def _totals_study() -> Any:
+    return model.StudyTotals.study_fk
+
+
 def _totals_column(name: str) -> Callable[[], tuple[Any, ...]]:
     return lambda: (getattr(model.StudyTotals, name),)
 
@@ -228,9 +235,13 @@ _ORDERINGS: dict[str, Ordering] = {
     "model": Ordering("Model", _equipment_column("manufacturer_model_name"), join=_join_equipment),
     "station": Ordering("Station name", _equipment_column("station_name"), join=_join_equipment),
     "display_name": Ordering("Display name", _equipment_column("display_name"), join=_join_equipment),
-    "total_dlp": Ordering("Total DLP", _totals_column("total_dlp_mgycm"), ("CT",), _join_totals),
-    "total_dap": Ordering("Total DAP", _totals_column("total_dap_gym2"), ("RF", "DX", "MG"), _join_totals),
-    "total_dose_rp": Ordering("Total dose at RP", _totals_column("total_dose_rp_gy"), ("RF", "DX"), _join_totals),
+    "total_dlp": Ordering("Total DLP", _totals_column("total_dlp_mgycm"), ("CT",), _join_totals, _totals_study),
+    "total_dap": Ordering(
+        "Total DAP", _totals_column("total_dap_gym2"), ("RF", "DX", "MG"), _join_totals, _totals_study
+    ),
+    "total_dose_rp": Ordering(
+        "Total dose at RP", _totals_column("total_dose_rp_gy"), ("RF", "DX"), _join_totals, _totals_study
+    ),
 }
 DEFAULT_ORDER = "-study_date"
 
@@ -445,7 +456,8 @@ def select_studies(f: StudyFilter) -> Select[Any]:
     ordering = _ORDERINGS[f.order_by.removeprefix("-")]
     query = ordering.join(select(model.Study)).where(*_conditions(f))
     keys = [key.desc().nulls_last() if descending else key.asc().nulls_last() for key in ordering.keys()]
-    return query.order_by(*keys, model.Study.id.desc() if descending else model.Study.id.asc())
+    tie_break = ordering.tie_break()
+    return query.order_by(*keys, tie_break.desc() if descending else tie_break.asc())
 
 
 @dataclass(frozen=True)
