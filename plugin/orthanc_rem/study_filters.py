@@ -21,8 +21,6 @@ searched by a user who may see patient data.
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -34,95 +32,25 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from orthanc_rem import model
 from orthanc_rem.identifiable_data import sha256_hex
+from orthanc_rem.request_parameters import (
+    MODALITIES,
+    BadParameter,
+    decimal_number,
+    free_text,
+    iso_date,
+    modality,
+    whole_number,
+    yes_or_no,
+)
 
-#: The modalities a study is sorted into, in the navigation bar's order.
-MODALITIES = ("CT", "RF", "DX", "MG")
+__all__ = ["BadParameter", "StudyFilter", "parse_study_filter", "select_studies", "whole_number"]
+
 #: Counting every match of a filter scans every match; a list needs to know there are "more than
 #: 10,000" and no more. Unfiltered lists (and per system) are counted exactly from the summaries.
 COUNT_BOUND = 10_000
 
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
-_DECIMAL = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?|\.[0-9]{1,12}")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_YES = {"yes", "true", "1", "on"}
-_NO = {"no", "false", "0", "off"}
 #: cGy.cm2 (what the pages show and the manual's DAP filters take) in the stored Gy.m2.
 _CGYCM2_PER_GYM2 = 1e6
-
-
-class BadParameter(ValueError):
-    """A parameter the user can fix; answered with 400 and the message."""
-
-
-# --- reading parameters ------------------------------------------------------------------------------
-
-
-def whole_number(parameters: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number of 1 or more in ASCII digits (``²`` and ``٣`` are digits to Python, not to us)."""
-    text = (parameters.get(name) or "").strip()
-    if not text:
-        return default
-    if not text.isascii() or not text.isdigit():
-        raise BadParameter(f"{name} must be a whole number of 1 or more, not {text[:40]!r}.")
-    if not _WHOLE_NUMBER.fullmatch(text):
-        raise BadParameter(f"{name} must be a whole number of at most 12 digits, not {text[:40]!r}.")
-    if int(text) < 1:
-        raise BadParameter(f"{name} must be a whole number of 1 or more, not {text!r}.")
-    return int(text)
-
-
-def decimal_number(parameters: Mapping[str, str], name: str) -> float | None:
-    """A number of 0 or more written with ASCII digits and an optional decimal point (``12.5``)."""
-    text = (parameters.get(name) or "").strip()
-    if not text:
-        return None
-    if not text.isascii() or not _DECIMAL.fullmatch(text):
-        raise BadParameter(f"{name} must be a number of 0 or more such as 12.5, not {text[:40]!r}.")
-    value = float(text)
-    if not math.isfinite(value):  # pragma: no cover - the pattern allows 24 digits at most
-        raise BadParameter(f"{name} is too large.")
-    return value
-
-
-def iso_date(parameters: Mapping[str, str], name: str) -> dt.date | None:
-    text = (parameters.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        if not _ISO_DATE.fullmatch(text):
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadParameter(f"{name} must be a date written yyyy-mm-dd, not {text[:40]!r}.") from None
-
-
-def free_text(parameters: Mapping[str, str], name: str) -> str | None:
-    """Text to search for, without surrounding spaces; anything but NUL (PostgreSQL text cannot hold it)."""
-    text = (parameters.get(name) or "").strip()
-    if "\x00" in text:
-        raise BadParameter(f"{name} must not contain NUL characters.")
-    return text or None
-
-
-def yes_or_no(parameters: Mapping[str, str], name: str, default: bool) -> bool:
-    text = (parameters.get(name) or "").strip().lower()
-    if not text:
-        return default
-    if text in _YES:
-        return True
-    if text in _NO:
-        return False
-    raise BadParameter(f"{name} must be yes or no, not {text[:40]!r}.")
-
-
-def modality(parameters: Mapping[str, str]) -> str | None:
-    """The ``modality`` parameter, upper-cased; None when not given."""
-    text = (parameters.get("modality") or "").strip()
-    if not text:
-        return None
-    if text.upper() not in MODALITIES:
-        raise BadParameter(f"modality must be one of {', '.join(MODALITIES)}, not {text[:40]!r}.")
-    return text.upper()
 
 
 # --- case-insensitive "contains", the same on SQLite and PostgreSQL --------------------------------
