@@ -82,6 +82,8 @@ def test_text_filters_are_case_insensitive_substrings_of_any_script(client, stor
     assert accessions(client, "study_description=%C3%89PAULE") == ["ACC0001"]
     assert accessions(client, "procedure=GANZKÖRPER") == ["ACC0002"]
     assert accessions(client, "requested_procedure=chest") == ["ACC0001"]
+    store(ct_report(4, performing_physician_name="Dr Zoë Ørsted"))
+    assert accessions(client, "performing_physician=ZOË") == ["ACC0004"]
     # % and _ are plain characters, not SQL wildcards
     assert accessions(client, "study_description=100%25_") == ["ACC0003"]
     assert accessions(client, "study_description=0%25") == ["ACC0003"]

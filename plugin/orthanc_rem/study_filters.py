@@ -103,6 +103,7 @@ _STUDY_TEXT: dict[str, tuple[str, ...]] = {
     "study_description": ("study_description",),
     "procedure": ("procedure_code_meaning",),
     "requested_procedure": ("requested_procedure_description", "requested_procedure_code_meaning"),
+    "performing_physician": ("performing_physician_name",),  # the manual's fluoroscopy "Physician"
 }
 #: Text filters on the system (equipment) that made the study.
 _EQUIPMENT_TEXT: dict[str, str] = {
@@ -193,6 +194,7 @@ class StudyFilter:
     study_description: str | None = None
     procedure: str | None = None
     requested_procedure: str | None = None
+    performing_physician: str | None = None
     acquisition_protocol: str | None = None
     age_from: float | None = None
     age_until: float | None = None
