@@ -158,9 +158,10 @@ def load(url: str, count: int) -> float:
         if postgres:
             for table in ("equipment", "study", "ct_radiation_dose", "ct_irradiation_event"):
                 cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-    with engine.connect() as connection:
-        connection.exec_driver_sql("ANALYZE")
-        connection.commit()
+    # A database in service is vacuumed by autovacuum after such a load (PostgreSQL 13+ counts
+    # inserts), which lets the lists' index-only scans skip the table; measure that steady state.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE" if postgres else "ANALYZE")
     engine.dispose()
     return time.perf_counter() - started
 
