@@ -65,10 +65,17 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # Case-insensitive search of any script (SQLite's own lower() knows ASCII only).
+        dbapi_connection.create_function("rem_lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         connection.exec_driver_sql(begin)
+
+
+def _lower(text: str | None) -> str | None:
+    """``rem_lower`` on SQLite, used by ``orthanc_rem.study_filters``."""
+    return None if text is None else text.lower()
 
 
 def engine_for(url: str, *, writer: bool = True, retried: bool = False) -> Engine:
@@ -112,6 +119,19 @@ def upgrade_schema(url: str) -> None:
 
     with migration_lock(url):
         command.upgrade(alembic_config(url), "head")
+        _fill_study_totals(url)
+
+
+def _fill_study_totals(url: str) -> None:
+    """Totals of studies stored before migration 0010 (computed by the application's own code)."""
+    from orthanc_rem import study_totals
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            study_totals.fill_missing(session)
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager

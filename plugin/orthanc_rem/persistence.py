@@ -28,7 +28,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from orthanc_rem import bulk_rows, ct_rows, identifiable_data, model, projection_rows, store_statements
+from orthanc_rem import bulk_rows, ct_rows, identifiable_data, model, projection_rows, store_statements, study_totals
 from orthanc_rem.extraction import projection_records, records
 from orthanc_rem.model.common import code_fields
 from orthanc_rem.outcome import Outcome
@@ -139,6 +139,8 @@ def _add_to_stored_study(
         # study with the dose report it had. This keeps it so for any outcome added later.
         raise EmptyStudyError(f"storing {report.sop_instance_uid} would leave study {study.id} without dose data")
     session.flush()
+    if result.outcome in (Outcome.IMPORTED, Outcome.REPLACED):
+        study_totals.refresh(session, [study.id])
     return result
 
 
@@ -502,9 +504,14 @@ def apply_user_defined_modality(equipment: model.Equipment) -> int:
     sorts each study by what its own reports say again.
     """
     changed = 0
+    relabelled: list[int] = []
     for study in equipment.studies:
         shown = effective_modality(study.content_modality or study.modality, equipment.user_defined_modality)
         if shown != study.modality:
             study.modality = shown
             changed += 1
+            relabelled.append(study.id)
+    session = object_session(equipment)
+    if session is not None:
+        study_totals.refresh(session, relabelled)  # RF and DX totals are summed differently
     return changed

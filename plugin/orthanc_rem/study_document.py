@@ -26,7 +26,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Mapper, Session, selectinload
 from sqlalchemy.orm.interfaces import MANYTOONE, ONETOMANY, LoaderOption
 
@@ -355,25 +355,6 @@ def summary_loaders() -> list[LoaderOption]:
     ]  # fmt: skip
 
 
-def _filtered(
-    query: Select[Any],
-    modality: str | None,
-    date_from: dt.date | None,
-    date_until: dt.date | None,
-    display_name: str | None,
-) -> Select[Any]:
-    if modality:
-        query = query.where(model.Study.modality == modality.upper())
-    if display_name is not None:
-        systems = select(model.Equipment.id).where(model.Equipment.display_name == display_name)
-        query = query.where(model.Study.equipment_id.in_(systems))
-    if date_from is not None:
-        query = query.where(model.Study.study_date >= date_from)
-    if date_until is not None:
-        query = query.where(model.Study.study_date <= date_until)
-    return query
-
-
 def load_studies(
     session: Session,
     modality: str | None = None,
@@ -383,25 +364,16 @@ def load_studies(
     per_page: int = 25,
     display_name: str | None = None,
 ) -> tuple[list[model.Study], int]:
-    """One page of studies, newest first, with what ``study_summary`` needs; and the total count.
+    """One page of studies, newest first, with what ``study_summary`` needs; and the total count
+    (at most ``study_filters.COUNT_BOUND`` when dates are given). ``display_name`` is one system's
+    exact name. Every other filter: ``orthanc_rem.study_filters``."""
+    from orthanc_rem import study_filters
 
-    ``date_from`` and ``date_until`` are inclusive; either may be given alone. ``display_name``
-    is matched exactly (the home page's per-system links).
-    """
-    filters = (modality, date_from, date_until, display_name)
-    total = session.scalar(_filtered(select(func.count(model.Study.id)), *filters))
-    query = (
-        _filtered(select(model.Study), *filters)
-        .order_by(
-            model.Study.study_date.desc().nulls_last(),
-            model.Study.study_time.desc().nulls_last(),
-            model.Study.id.desc(),
-        )
-        .offset((max(page, 1) - 1) * per_page)
-        .limit(per_page)
-        .options(*summary_loaders())
+    study_filter = study_filters.StudyFilter(
+        modality=modality.upper() if modality else None, date_from=date_from, date_until=date_until, system=display_name
     )
-    return list(session.scalars(query)), total or 0
+    found = study_filters.page_of_studies(session, study_filter, page, per_page)
+    return found.studies, found.count.studies
 
 
 def load_study(session: Session, study_id: int) -> model.Study | None:
@@ -431,28 +403,17 @@ def rejected_document(row: model.RejectedObject) -> dict[str, Any]:
 
 
 def modality_counts(session: Session) -> dict[str, int]:
-    """Number of studies per modality, for the home page."""
-    query = select(model.Study.modality, func.count(model.Study.id)).group_by(model.Study.modality)
-    return {modality: count for modality, count in session.execute(query)}
+    """Number of studies per modality, for the home page (``orthanc_rem.system_summaries``)."""
+    from orthanc_rem import system_summaries
+
+    return system_summaries.modality_counts(session)
 
 
 def systems_by_modality(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """The home page's summary tables: per modality, each display name with its number of studies
-    and latest study date, busiest system first."""
-    study, equipment = model.Study, model.Equipment
-    query = (
-        select(study.modality, equipment.display_name, func.count(study.id), func.max(study.study_date))
-        .select_from(study)
-        .outerjoin(equipment, study.equipment_id == equipment.id)
-        .group_by(study.modality, equipment.display_name)
-        .order_by(study.modality, func.count(study.id).desc(), equipment.display_name)
-    )
-    systems: dict[str, list[dict[str, Any]]] = {}
-    for modality, display_name, count, latest in session.execute(query):
-        systems.setdefault(modality, []).append(
-            {"display_name": display_name, "studies": count, "latest_study_date": json_value(latest)}
-        )
-    return systems
+    """The home page's summary tables (``orthanc_rem.system_summaries``)."""
+    from orthanc_rem import system_summaries
+
+    return system_summaries.systems_by_modality(session)
 
 
 def rejected_count(session: Session) -> int:

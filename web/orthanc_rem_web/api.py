@@ -1,7 +1,7 @@
 """The JSON API: the same studies as the pages, with every stored field and its unit.
 
-``/api/studies`` lists summaries of every modality (newest first, filtered by ``modality``, dates
-and ``display_name``, paged like the lists); ``/api/studies/<id>`` is the whole study document
+``/api/studies`` lists summaries of every modality (filtered and ordered by the lists' parameters,
+``orthanc_rem.study_filters``, paged like the lists); ``/api/studies/<id>`` is the whole study document
 (``orthanc_rem.study_document``); ``/api/rejected`` lists the objects that were not imported and
 why; ``/api/status`` counts outcomes (failed, with warnings, unmatched); ``/api/settings`` shows
 the import settings (changed with ``orthanc-rem settings``).
@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 
-from orthanc_rem import ingest_status, study_document
+from orthanc_rem import ingest_status, study_document, study_filters
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session, settings_description
-from orthanc_rem_web.query import API_PER_PAGE, STUDY_ID, list_query, modality_argument, page_arguments
+from orthanc_rem_web.query import API_PER_PAGE, STUDY_ID, list_query, page_arguments
 
 blueprint = Blueprint("api", __name__)
 
@@ -24,21 +24,18 @@ blueprint = Blueprint("api", __name__)
 @blueprint.get("/studies")
 @permissions.require(permissions.VIEW)
 def studies() -> dict[str, Any]:
-    query = list_query(request.args, browser().settings.page_size, API_PER_PAGE)
-    rows, total = study_document.load_studies(
-        dose_session(),
-        modality=modality_argument(request.args),
-        date_from=query.date_from,
-        date_until=query.date_until,
-        display_name=query.display_name,
-        page=query.page,
-        per_page=query.per_page,
+    """One page of studies; every filter and ordering of the lists is a parameter (README, "Study lists")."""
+    query = list_query(
+        request.args, browser().settings.page_size, API_PER_PAGE, may_see_patient_data=permissions.may(permissions.PID)
     )
+    found = study_filters.page_of_studies(dose_session(), query.study_filter, query.page, query.per_page)
     return {
-        "total": total,
+        "total": found.count.studies,
+        "total_exact": found.count.exact,
         "page": query.page,
         "per_page": query.per_page,
-        "studies": [study_document.study_summary(row) for row in rows],
+        "has_next": found.has_next,
+        "studies": [study_document.study_summary(row) for row in found.studies],
     }
 
 

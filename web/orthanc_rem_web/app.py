@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from orthanc_rem import database, strict_json
 from orthanc_rem.config import Settings
-from orthanc_rem_web import admin_pages, api, auth, db, pages, permissions, projection_display, qr_pages
+from orthanc_rem_web import admin_pages, api, auth, db, detail_display, pages, permissions, projection_display, qr_pages
 from orthanc_rem_web.query import BadParameter
 
 _log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     for converter in (gym2_in_cgycm2, gy_in_mgy, s_in_ms, uas_in_mas):
         app.add_template_filter(converter)
     projection_display.register(app)
+    detail_display.register(app)
     app.add_template_global(orthanc_explorer_url)
     app.add_template_global(page_links)
     app.add_template_global(permissions.may, "may")

@@ -8,11 +8,12 @@ without JavaScript.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
-from orthanc_rem import import_settings, ingest_status, model, study_document
+from orthanc_rem import import_settings, ingest_status, model, study_document, study_filters, system_summaries
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import STUDY_ID, list_query, page_arguments, per_page_choices
@@ -36,12 +37,15 @@ def _pages(total: int, per_page: int) -> int:
 @permissions.require(permissions.VIEW)
 def home() -> str:
     session = dose_session()
-    counts = {modality: 0 for modality in MODALITY_NAMES} | study_document.modality_counts(session)
+    stored = system_summaries.modality_counts(session)  # modalities without studies are hidden
+    counts = {m: stored[m] for m in MODALITY_NAMES if m in stored} | stored
     return render_template(
         "home.html",
         counts=counts,
         total=sum(counts.values()),
-        systems=study_document.systems_by_modality(session),
+        systems=system_summaries.systems_by_modality(session),
+        now=dt.datetime.now(dt.UTC),
+        time_since=system_summaries.time_since,
         rejected=study_document.rejected_count(session),
         status=ingest_status.ingest_status(session),
     )
@@ -49,29 +53,39 @@ def home() -> str:
 
 def _study_list(modality: str) -> str:
     default = browser().settings.page_size
-    choices = per_page_choices(default)
-    query = list_query(request.args, default, choices)
-    studies, total = study_document.load_studies(
-        dose_session(),
-        modality=modality,
-        date_from=query.date_from,
-        date_until=query.date_until,
-        display_name=query.display_name,
-        page=query.page,
-        per_page=query.per_page,
-    )
+    may_see_patient_data = permissions.may(permissions.PID)
+    allowed = list_page_sizes(default)
+    query = list_query(request.args, default, allowed, modality=modality, may_see_patient_data=may_see_patient_data)
+    choices = tuple(sorted({*per_page_choices(default), query.per_page}))  # a typed size stays chosen
+    found = study_filters.page_of_studies(dose_session(), query.study_filter, query.page, query.per_page)
     return render_template(
         "study_list.html",
         modality=modality,
         list_endpoint=f"pages.{modality.lower()}_list",
         detail_endpoint=f"pages.{modality.lower()}_detail",
-        studies=[study_document.study_summary(s) for s in studies],
-        total=total,
+        studies=[study_document.study_summary(s) for s in found.studies],
+        count=found.count,
         query=query,
-        pages=_pages(total, query.per_page),
+        pages=list_pages(found, query.page, query.per_page),
         default_per_page=default,
         per_page_choices=choices,
+        order_choices=study_filters.order_choices(modality),
+        may_see_patient_data=may_see_patient_data,
     )
+
+
+def list_page_sizes(default: int) -> range:
+    """Items per page a list takes: 10 to 400 (the form offers a few), and the configured default."""
+    return range(min(10, default), max(400, default) + 1)
+
+
+def list_pages(found: study_filters.StudyPage, page: int, per_page: int) -> int:
+    """The last page to offer: the last one when the count is exact; past a bounded count, the
+    pages the bound covers or the next one when this page is not the last."""
+    counted = _pages(found.count.studies, per_page)
+    if found.count.exact:
+        return counted
+    return max(counted, page + 1 if found.has_next else page)
 
 
 @blueprint.get("/ct/")

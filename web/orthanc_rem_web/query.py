@@ -1,16 +1,18 @@
-"""Query parameters shared by the pages and the API: every value a user can type is checked here,
-and a bad one raises ``BadParameter`` (answered with 400 and the message), never reaches SQL.
+"""Query parameters shared by the pages and the API: every value a user can type is checked here
+or in ``orthanc_rem.study_filters`` (the lists' filters), and a bad one raises ``BadParameter``
+(answered with 400 and the message), never reaches SQL.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orthanc_rem.study_document import MODALITIES
+from orthanc_rem import study_filters
+from orthanc_rem.study_filters import BadParameter, StudyFilter, parse_study_filter
+
+__all__ = ["BadParameter", "ListQuery", "list_query", "modality_argument", "page_arguments", "per_page_choices"]
 
 PER_PAGE_CHOICES = (10, 25, 50, 100, 200, 400)
 API_PER_PAGE = range(1, 1001)
@@ -20,33 +22,22 @@ MAX_PAGE = 2**31 - 1
 #: The study id in a URL: werkzeug's ``int`` converter takes any length, and an id past SQL's signed
 #: 64-bit integers raised an overflow (HTTP 500) instead of "no such study" (404).
 STUDY_ID = f"<int(max={2**63 - 1}):study_id>"
-# ASCII only: ``\d`` and ``str.isdigit`` also accept other scripts' digits and "²", which ``int``
-# then reads differently or not at all.
-_WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-class BadParameter(ValueError):
-    """A query parameter the user can fix; answered with 400 and the message."""
 
 
 @dataclass(frozen=True)
 class ListQuery:
+    """A list request: the page, its size and the study filter (``orthanc_rem.study_filters``)."""
+
     page: int
     per_page: int
-    date_from: dt.date | None = None
-    date_until: dt.date | None = None
-    display_name: str | None = None
+    study_filter: StudyFilter
 
     def link_args(self, default_per_page: int, **changes: Any) -> dict[str, Any]:
         """Arguments for ``url_for`` that reproduce this query (defaults omitted), with ``changes``."""
-        values = {
-            "date_from": self.date_from.isoformat() if self.date_from else None,
-            "date_until": self.date_until.isoformat() if self.date_until else None,
-            "display_name": self.display_name,
-            "per_page": self.per_page if self.per_page != default_per_page else None,
-            "page": self.page,
-        } | changes
+        values: dict[str, Any] = dict(self.study_filter.parameters())
+        values.pop("modality", None)  # the list's own URL says it; the API's callers pass it in changes
+        values |= {"per_page": self.per_page if self.per_page != default_per_page else None, "page": self.page}
+        values |= changes
         if values["page"] == 1:
             values["page"] = None
         return {key: value for key, value in values.items() if value is not None}
@@ -66,22 +57,23 @@ def page_arguments(args: Mapping[str, str], default_per_page: int, allowed: Sequ
     return page, per_page
 
 
-def list_query(args: Mapping[str, str], default_per_page: int, allowed: Sequence[int]) -> ListQuery:
+def list_query(
+    args: Mapping[str, str],
+    default_per_page: int,
+    allowed: Sequence[int],
+    *,
+    modality: str | None = None,
+    may_see_patient_data: bool = False,
+) -> ListQuery:
+    """Page, page size and filter of a study list (``modality``: the list's; the API reads the parameter)."""
     page, per_page = page_arguments(args, default_per_page, allowed)
-    date_from, date_until = _date(args, "date_from"), _date(args, "date_until")
-    if date_from and date_until and date_from > date_until:
-        raise BadParameter(f"date_from ({date_from}) is after date_until ({date_until}).")
-    return ListQuery(page, per_page, date_from, date_until, _text(args, "display_name"))
+    study_filter = parse_study_filter(args, for_modality=modality, may_see_patient_data=may_see_patient_data)
+    return ListQuery(page, per_page, study_filter)
 
 
 def modality_argument(args: Mapping[str, str]) -> str | None:
     """The ``modality`` filter, upper-cased; None when not given."""
-    text = (args.get("modality") or "").strip()
-    if not text:
-        return None
-    if text.upper() not in MODALITIES:
-        raise BadParameter(f"modality must be one of {', '.join(MODALITIES)}, not {text!r}.")
-    return text.upper()
+    return study_filters.modality(args)
 
 
 def per_page_choices(default_per_page: int) -> tuple[int, ...]:
@@ -89,33 +81,4 @@ def per_page_choices(default_per_page: int) -> tuple[int, ...]:
 
 
 def _whole_number(args: Mapping[str, str], name: str, default: int) -> int:
-    text = (args.get(name) or "").strip()
-    if not text:
-        return default
-    if not text.isascii() or not text.isdigit():
-        raise BadParameter(f"{name} must be a whole number of 1 or more, not {text!r}.")
-    if not _WHOLE_NUMBER.fullmatch(text):
-        raise BadParameter(f"{name} must be a whole number of at most 12 digits, not {text[:40]!r}.")
-    if int(text) < 1:
-        raise BadParameter(f"{name} must be a whole number of 1 or more, not {text!r}.")
-    return int(text)
-
-
-def _date(args: Mapping[str, str], name: str) -> dt.date | None:
-    text = (args.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        if not _ISO_DATE.fullmatch(text):
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadParameter(f"{name} must be a date written yyyy-mm-dd, not {text[:40]!r}.") from None
-
-
-def _text(args: Mapping[str, str], name: str) -> str | None:
-    """Free text (a display name): anything but NUL, which PostgreSQL text cannot hold."""
-    text = args.get(name) or None
-    if text is not None and "\x00" in text:
-        raise BadParameter(f"{name} must not contain NUL characters.")
-    return text
+    return study_filters.whole_number(args, name, default)

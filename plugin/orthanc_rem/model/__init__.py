@@ -34,6 +34,7 @@ from orthanc_rem.model.projection import (
 from orthanc_rem.model.qr import QrLogLine, QrNode, QrQuery, QrResult, QrRetrievedObject, QrSchedule
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
 from orthanc_rem.model.size_import import SizeImportJob
+from orthanc_rem.model.summaries import StudyTotals, SystemStudyCount
 from orthanc_rem.model.users import DoseBrowserUser
 
 __all__ = [
@@ -64,6 +65,8 @@ __all__ = [
     "RejectedObject",
     "SizeImportJob",
     "Study",
+    "StudyTotals",
+    "SystemStudyCount",
     "XRayCalibration",
     "XRayDetector",
     "XRayFilter",
