@@ -111,6 +111,7 @@ def _add_to_new_study(
     bulk_rows.insert_rows(session, [row], study_fk=study_id)
     patient = {"study_fk": study_id, **_patient_values(report, policy)}
     session.execute(store_statements.statement(session, "new_patient"), patient)
+    study_totals.refresh(session, [study_id])  # the lists filter and sort on these
     return IngestResult(Outcome.IMPORTED, study_id)
 
 
