@@ -18,7 +18,7 @@ from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, recovery
+from orthanc_rem import database, export_tasks, recovery
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
 from orthanc_rem.identifiable_data import deletion_policy_cache
@@ -138,6 +138,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
             log.info("change checkpoint at %s skipped: %s", orthanc_id, exc)
 
     queue = ExtractionQueue(huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint)
+    export_tasks.register(huey, settings)
     return queue
 
 

@@ -18,6 +18,7 @@ from orthanc_rem.model.common import (
     Study,
 )
 from orthanc_rem.model.ct import CtDoseCheck, CtIrradiationEvent, CtRadiationDose, CtXRaySource
+from orthanc_rem.model.export_job import ExportJob
 from orthanc_rem.model.projection import (
     AccumulatedMammographyDose,
     AccumulatedXRayDose,
@@ -42,6 +43,7 @@ __all__ = [
     "CtRadiationDose",
     "CtXRaySource",
     "Equipment",
+    "ExportJob",
     "ExtractionWarning",
     "ImageViewModifier",
     "ImportSettings",
