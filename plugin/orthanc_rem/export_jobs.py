@@ -84,8 +84,13 @@ def run_job(
     job_id: int,
     selection: Selection,
     progress: Callable[[int, int], None] | None = None,
+    output: Path | None = None,
 ) -> model.ExportJob:
-    """Run a queued job to its end: finished, failed (with the reason) or aborted (file removed)."""
+    """Run a queued job to its end: finished, failed (with the reason) or aborted (file removed).
+
+    The file goes under the data folder's ``exports`` (downloadable from the Exports page), or to
+    ``output`` when the command line names one.
+    """
     writer = database.session_factory(settings.database_url)
     reader = database.session_factory(settings.database_url, writer=False)
     with writer() as session:
@@ -97,10 +102,11 @@ def run_job(
         request = export_request(job)
         started = _now()
         job.status, job.started_at = Status.RUNNING, started
-        job.file_name = request.file_name(started)
+        job.file_name = None if output is not None else request.file_name(started)
         filters = dict(job.filters)
         session.commit()
-    output = exports_dir(settings) / request.file_name(started)
+    if output is None:
+        output = exports_dir(settings) / request.file_name(started)
     output.parent.mkdir(parents=True, exist_ok=True)
 
     def record_progress(done: int, total: int) -> None:

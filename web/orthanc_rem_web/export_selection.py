@@ -21,6 +21,8 @@ from orthanc_rem_web.query import API_PER_PAGE, BadParameter, ListQuery, list_qu
 
 #: Parameters of the list pages that are not filters; an export takes every page.
 NOT_FILTERS = {"page", "per_page", "modality"}
+#: The list filters passed on to ``study_document._filtered`` below.
+APPLIED = {"date_from", "date_until", "display_name"}
 
 
 def known_filters() -> set[str]:
@@ -29,7 +31,11 @@ def known_filters() -> set[str]:
 
 def selected_studies(modality: str, args: Mapping[str, str]) -> Select[Any]:
     """A ``SELECT`` of the ids of the studies the ``modality`` list shows for ``args``."""
-    unknown = set(args) - known_filters() - NOT_FILTERS
+    given = {name for name, value in args.items() if value not in (None, "")}
+    not_applied = (given & known_filters()) - APPLIED
+    if not_applied:  # a list filter added after this function was written: never export more than asked
+        raise BadParameter(f"the export does not apply the filter(s) {', '.join(sorted(not_applied))} yet.")
+    unknown = given - known_filters() - NOT_FILTERS
     if unknown:
         raise BadParameter(
             f"unknown filter(s) {', '.join(sorted(unknown))}: known are {', '.join(sorted(known_filters()))}."
