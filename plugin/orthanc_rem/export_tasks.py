@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from huey import Huey
+from huey import Huey, MemoryHuey
 from huey.api import TaskWrapper
 
 from orthanc_rem.config import Settings
@@ -37,6 +37,11 @@ def queue_for(settings: Settings) -> Huey:
     """The extraction queue of ``settings`` (built once per process), with the export task."""
     from orthanc_rem.tasks import build_queue
 
+    if settings.queue_url.startswith("memory:"):
+        # No queue (tests, a dose browser without workers): the export runs in the request.
+        huey = MemoryHuey(immediate=True)
+        register(huey, settings)
+        return huey
     with _lock:
         huey = _queues.get(settings.queue_url)
         if huey is None:
