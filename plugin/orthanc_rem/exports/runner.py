@@ -240,7 +240,9 @@ class _XlsxWriter:
         self.file.close()
 
     def discard(self) -> None:
-        pass
+        # A write-only workbook's sheets stream into temporary files that only saving closes; the
+        # file saved here is removed by ``run_export`` right after.
+        self.file.close()
 
 
 class _NhsbspWriter:
