@@ -105,9 +105,10 @@ def start_export(modality: str, export_format: str) -> Response:
         raise BadParameter(str(exc)) from None
     filters = request.args.to_dict()
     selection = selected_studies(modality, filters)
+    empty = count_studies(browser().sessions, selection) == 0  # before the write transaction (SQLite)
     with _writer()() as session:
         job = export_jobs.create_job(session, owner=current_user_name(), request=export_request, filters=filters)
-        if count_studies(browser().sessions, selection) == 0:
+        if empty:
             export_jobs.fail(session, job, ZERO_STUDIES)
         session.commit()
         job_id, queued = job.id, job.status == Status.QUEUED
