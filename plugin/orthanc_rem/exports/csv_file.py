@@ -4,7 +4,6 @@ Excel opens it as UTF-8 (manual L5725-5738 explains the import dialogue otherwis
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from pathlib import Path
 from typing import IO, Any
 
@@ -12,17 +11,11 @@ from orthanc_rem.exports.columns import Column
 
 
 def csv_text(value: Any) -> Any:
-    """OpenREM's CSV values: None is empty; commas inside text become ';' so that scripts that split
-    lines on commas keep working (the file is also properly quoted for real CSV readers)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.replace(",", ";")
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    return value
+    """OpenREM's CSV values: commas inside text become ';' so that scripts that split lines on commas
+    keep working (the file is also properly quoted for real CSV readers). Everything else is left to
+    the csv module, which writes None as nothing and dates, times and numbers with ``str``
+    (ISO 8601: ``2018-04-13``, ``13:13:29``, ``2018-04-13 13:13:29``)."""
+    return value.replace(",", ";") if type(value) is str else value
 
 
 class CsvExport:
@@ -35,7 +28,7 @@ class CsvExport:
         self._writer.writerow([column.header for column in columns])
 
     def row(self, values: list[Any]) -> None:
-        self._writer.writerow([csv_text(v) for v in values])
+        self._writer.writerow([v.replace(",", ";") if type(v) is str else v for v in values])
         self.rows += 1
 
     def note(self, message: str) -> None:

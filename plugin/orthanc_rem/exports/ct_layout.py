@@ -49,12 +49,16 @@ _source, _check = model.CtXRaySource, model.CtDoseCheck
 
 
 def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
-    doses = session.execute(
-        select(_dose.id, _dose.study_fk, _dose.dlp_total_mgycm, _dose.comment)
-        .where(_dose.study_fk.in_(study_ids))
-        .order_by(_dose.id)
-    ).all()
-    events = session.execute(
+    doses = (
+        session.connection()
+        .execute(
+            select(_dose.id, _dose.study_fk, _dose.dlp_total_mgycm, _dose.comment)
+            .where(_dose.study_fk.in_(study_ids))
+            .order_by(_dose.id)
+        )
+        .all()
+    )
+    events = session.connection().execute(
         select(
             _event.id, _event.ct_radiation_dose_fk, _event.acquisition_protocol, _event.ct_acquisition_type_meaning,
             _event.exposure_time_s, _event.scanning_length_mm, _event.nominal_single_collimation_width_mm,
@@ -70,7 +74,7 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
     sources: dict[int, list[Any]] = defaultdict(list)
     checks: dict[int, Any] = {}
     if event_ids:
-        for source in session.execute(
+        for source in session.connection().execute(
             select(
                 _source.event_fk, _source.identification, _source.kvp_kv, _source.maximum_xray_tube_current_ma,
                 _source.xray_tube_current_ma, _source.exposure_time_per_rotation_s,

@@ -88,7 +88,7 @@ StudyExposures = tuple[float | None, list[Any], dict[int, Filters]]
 def read_nhsbsp(session: Session, study_ids: Sequence[int]) -> dict[int, StudyExposures]:
     """Per study id: the patient's age and the exposures with their filters."""
     patients = select(model.Patient.study_fk, model.Patient.age_years).where(model.Patient.study_fk.in_(study_ids))
-    ages: dict[int, float | None] = {row.study_fk: row.age_years for row in session.execute(patients)}
+    ages: dict[int, float | None] = {row.study_fk: row.age_years for row in session.connection().execute(patients)}
     events = read_events(session, study_ids)
     filters = read_filters(session, study_ids)
     return {study_id: (ages.get(study_id), study_events, filters) for study_id, study_events in events.items()}

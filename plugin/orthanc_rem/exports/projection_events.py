@@ -66,7 +66,7 @@ class Filters:
 def read_events(session: Session, study_ids: Sequence[int]) -> dict[int, list[Any]]:
     """Events per study id, in the order they were stored (the report's order)."""
     per_study: dict[int, list[Any]] = defaultdict(list)
-    for row in session.execute(_EVENT_QUERY.where(_dose.study_fk.in_(study_ids)).order_by(_event.id)):
+    for row in session.connection().execute(_EVENT_QUERY.where(_dose.study_fk.in_(study_ids)).order_by(_event.id)):
         per_study[row.study_fk].append(row)
     return per_study
 
@@ -83,7 +83,7 @@ def read_filters(session: Session, study_ids: Sequence[int]) -> dict[int, Filter
         .where(_dose.study_fk.in_(study_ids))
         .order_by(_filter.id)
     )  # fmt: skip
-    for row in session.execute(query):
+    for row in session.connection().execute(query):
         found[row.source_fk].append(row)
     return {source_id: _filters(rows) for source_id, rows in found.items()}
 
@@ -125,7 +125,7 @@ def read_accumulations(session: Session, study_ids: Sequence[int]) -> dict[int, 
         .where(_dose.study_fk.in_(study_ids))
         .order_by(_accumulated.id)
     )  # fmt: skip
-    for row in session.execute(query):
+    for row in session.connection().execute(query):
         per_study[row.study_fk].append(row)
     return per_study
 

@@ -66,7 +66,7 @@ def study_headers(
 ) -> dict[int, list[Any]]:
     """The common columns (``columns.common_columns``) up to "Test patient?" ... "Requested
     procedure", per study id; "Study Comments" and "No. events" come from the layout."""
-    rows = session.execute(_HEADER.where(_study.id.in_(study_ids)))
+    rows = session.connection().execute(_HEADER.where(_study.id.in_(study_ids)))
     headers: dict[int, list[Any]] = {}
     for row in rows:
         values: list[Any] = []
