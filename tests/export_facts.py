@@ -89,10 +89,13 @@ def fluoro_exposures(ds: Dataset) -> list[dict[str, Any]]:
     return exposures
 
 
+def _matches(first: Any, other: Any) -> bool:
+    """A factor the first exposure does not give is ignored (manual: "factors missing from the RDSR")."""
+    return first is None or first == other
+
+
 def _within(first: float | None, other: float | None) -> bool:
-    if first is None or other is None:
-        return first is None and other is None
-    return abs(other - first) <= 5
+    return first is None or (other is not None and abs(other - first) <= 5)
 
 
 def manual_groups(exposures: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -101,9 +104,8 @@ def manual_groups(exposures: list[dict[str, Any]]) -> list[list[dict[str, Any]]]
     for exposure in exposures:
         for group in groups:
             first = group[0]
-            if first["key"] == exposure["key"] and all(
-                _within(a, b) for a, b in zip(first["angles"], exposure["angles"], strict=True)
-            ):
+            same = all(_matches(a, b) for a, b in zip(first["key"], exposure["key"], strict=True))
+            if same and all(_within(a, b) for a, b in zip(first["angles"], exposure["angles"], strict=True)):
                 group.append(exposure)
                 break
         else:

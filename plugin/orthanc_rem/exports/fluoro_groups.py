@@ -3,8 +3,8 @@
 Manual L5633-5657: an exposure joins a group when, compared with the group's *first* exposure, it
 has the same plane, protocol, field size, pulse rate, filter material and thickness and event
 type, and its primary and secondary angles are within ±5°. A factor the RDSR does not give is
-ignored (two missing values match). Each group gives its common factors, then the minimum,
-maximum and mean of the factors that vary.
+ignored: when the group's first exposure does not give it, it is not compared. Each group gives
+its common factors, then the minimum, maximum and mean of the factors that vary.
 """
 
 from __future__ import annotations
@@ -43,31 +43,23 @@ class ExposureGroup:
     members: list[Exposure] = field(default_factory=list)
 
 
-def _same_key(a: Exposure, b: Exposure) -> bool:
-    return (
-        a.plane == b.plane
-        and a.protocol == b.protocol
-        and a.field_size_mm == b.field_size_mm
-        and a.pulse_rate_per_s == b.pulse_rate_per_s
-        and a.filter_material == b.filter_material
-        and a.filter_thickness == b.filter_thickness
-        and a.event_type == b.event_type
-    )
-
-
-def _within(first: float | None, other: float | None) -> bool:
-    if first is None or other is None:
-        return first is None and other is None
-    return abs(other - first) <= ANGLE_TOLERANCE_DEG
+#: The factors that must be the same as the group's first exposure's.
+_SAME = ("plane", "protocol", "field_size_mm", "pulse_rate_per_s", "filter_material", "filter_thickness", "event_type")
 
 
 def joins(group: ExposureGroup, exposure: Exposure) -> bool:
+    """A factor the group's first exposure does not give is not compared (OpenREM only filters on
+    the factors the RDSR holds); angles within ``ANGLE_TOLERANCE_DEG`` of the first's."""
     first = group.first
-    return (
-        _same_key(first, exposure)
-        and _within(first.primary_angle_deg, exposure.primary_angle_deg)
-        and _within(first.secondary_angle_deg, exposure.secondary_angle_deg)
-    )
+    for name in _SAME:
+        wanted = getattr(first, name)
+        if wanted is not None and getattr(exposure, name) != wanted:
+            return False
+    for name in ("primary_angle_deg", "secondary_angle_deg"):
+        wanted, angle = getattr(first, name), getattr(exposure, name)
+        if wanted is not None and (angle is None or abs(angle - wanted) > ANGLE_TOLERANCE_DEG):
+            return False
+    return True
 
 
 def group_exposures(exposures: Sequence[Exposure]) -> list[ExposureGroup]:
