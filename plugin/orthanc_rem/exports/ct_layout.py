@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
+from orthanc_rem.exports.batch_keys import keys_in
 from orthanc_rem.exports.columns import Column, number, text
 from orthanc_rem.exports.layout import Layout, StudyIds
 from orthanc_rem.exports.study_header import StudyDose
@@ -49,11 +50,13 @@ _source, _check = model.CtXRaySource, model.CtDoseCheck
 
 
 def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
+    """Each table by the keys of its parent rows (dose reports, events, sources), so that PostgreSQL
+    walks the foreign key indexes instead of hashing whole tables once per batch."""
     doses = (
         session.connection()
         .execute(
             select(_dose.id, _dose.study_fk, _dose.dlp_total_mgycm, _dose.comment)
-            .where(_dose.study_fk.in_(study_ids))
+            .where(keys_in(_dose.study_fk, study_ids))
             .order_by(_dose.id)
         )
         .all()
@@ -66,11 +69,10 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
             _event.mean_ctdivol_mgy, _event.ctdiw_phantom_type_value, _event.ctdiw_phantom_type_meaning,
             _event.dlp_mgycm, _event.xray_modulation_type, _event.comment,
         )
-        .join(_dose, _dose.id == _event.ct_radiation_dose_fk)
-        .where(_dose.study_fk.in_(study_ids))
+        .where(keys_in(_event.ct_radiation_dose_fk, [dose.id for dose in doses]))
         .order_by(_event.id)
     ).all()  # fmt: skip
-    event_ids = [e.id for e in events]
+    event_ids = sorted(e.id for e in events)
     sources: dict[int, list[Any]] = defaultdict(list)
     checks: dict[int, Any] = {}
     if event_ids:
@@ -79,18 +81,11 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
                 _source.event_fk, _source.identification, _source.kvp_kv, _source.maximum_xray_tube_current_ma,
                 _source.xray_tube_current_ma, _source.exposure_time_per_rotation_s,
             )
-            .join(_event, _event.id == _source.event_fk)
-            .join(_dose, _dose.id == _event.ct_radiation_dose_fk)
-            .where(_dose.study_fk.in_(study_ids))
+            .where(keys_in(_source.event_fk, event_ids))
             .order_by(_source.id)
         ):  # fmt: skip
             sources[source.event_fk].append(source)
-        for check in session.scalars(
-            select(_check)
-            .join(_event, _event.id == _check.event_fk)
-            .join(_dose, _dose.id == _event.ct_radiation_dose_fk)
-            .where(_dose.study_fk.in_(study_ids))
-        ):
+        for check in session.scalars(select(_check).where(keys_in(_check.event_fk, event_ids))):
             checks[check.event_fk] = check
     by_dose: dict[int, list[Any]] = defaultdict(list)
     for event in events:

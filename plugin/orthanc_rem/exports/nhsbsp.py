@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
+from orthanc_rem.exports.batch_keys import keys_in
 from orthanc_rem.exports.columns import Column, number, text
 from orthanc_rem.exports.projection_events import Filters, filter_abbreviation, read_events, read_filters
 from orthanc_rem.study_document import breast
@@ -87,7 +88,7 @@ StudyExposures = tuple[float | None, list[Any], dict[int, Filters]]
 
 def read_nhsbsp(session: Session, study_ids: Sequence[int]) -> dict[int, StudyExposures]:
     """Per study id: the patient's age and the exposures with their filters."""
-    patients = select(model.Patient.study_fk, model.Patient.age_years).where(model.Patient.study_fk.in_(study_ids))
+    patients = select(model.Patient.study_fk, model.Patient.age_years).where(keys_in(model.Patient.study_fk, study_ids))
     ages: dict[int, float | None] = {row.study_fk: row.age_years for row in session.connection().execute(patients)}
     events = read_events(session, study_ids)
     filters = read_filters(session, study_ids)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
+from orthanc_rem.exports.batch_keys import keys_in
 from orthanc_rem.exports.layout import StudyIds
 
 _dose, _event = model.ProjectionXRayRadiationDose, model.ProjectionIrradiationEvent
@@ -66,7 +67,7 @@ class Filters:
 def read_events(session: Session, study_ids: Sequence[int]) -> dict[int, list[Any]]:
     """Events per study id, in the order they were stored (the report's order)."""
     per_study: dict[int, list[Any]] = defaultdict(list)
-    for row in session.connection().execute(_EVENT_QUERY.where(_dose.study_fk.in_(study_ids)).order_by(_event.id)):
+    for row in session.connection().execute(_EVENT_QUERY.where(keys_in(_dose.study_fk, study_ids)).order_by(_event.id)):
         per_study[row.study_fk].append(row)
     return per_study
 
@@ -80,7 +81,7 @@ def read_filters(session: Session, study_ids: Sequence[int]) -> dict[int, Filter
         .join(_source, _source.id == _filter.source_fk)
         .join(_event, _event.id == _source.event_fk)
         .join(_dose, _dose.id == _event.radiation_dose_fk)
-        .where(_dose.study_fk.in_(study_ids))
+        .where(keys_in(_dose.study_fk, study_ids))
         .order_by(_filter.id)
     )  # fmt: skip
     for row in session.connection().execute(query):
@@ -122,7 +123,7 @@ def read_accumulations(session: Session, study_ids: Sequence[int]) -> dict[int, 
                _accumulated.dose_area_product_total_gym2, _accumulated.dose_rp_total_gy,
                _accumulated.total_number_of_radiographic_frames)
         .join(_dose, _dose.id == _accumulated.radiation_dose_fk)
-        .where(_dose.study_fk.in_(study_ids))
+        .where(keys_in(_dose.study_fk, study_ids))
         .order_by(_accumulated.id)
     )  # fmt: skip
     for row in session.connection().execute(query):
