@@ -126,7 +126,7 @@ def run_export(
     with sessions() as session:
         subquery = selection.subquery()
         study_ids = select(subquery.c[0])
-        ids = list(session.scalars(study_ids.order_by(subquery.c[0])))
+        ids = list(session.connection().execute(study_ids.order_by(subquery.c[0])).scalars())
         if not ids:
             raise NoStudies(ZERO_STUDIES)
         layout = LAYOUTS[request.modality]
