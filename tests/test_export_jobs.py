@@ -179,3 +179,15 @@ def test_command_line_refuses_a_filter_it_cannot_apply_and_reports_zero_studies(
 def test_patient_data_label():
     assert PatientData(names=True, ids=True).label == "with names and IDs"
     assert current_user.current_user_name() is None
+
+
+def test_an_export_that_cannot_be_queued_fails_with_the_reason(client, monkeypatch):
+    from orthanc_rem import export_tasks
+
+    def unreachable(settings: Settings, job_id: int) -> None:
+        raise OSError("queue.sqlite: disk I/O error")
+
+    monkeypatch.setattr(export_tasks, "queue_export", unreachable)
+    client.post("/exports/start/ct/csv", base_url=BASE_URL)
+    (job,) = _jobs(client)
+    assert job["status"] == "failed" and "disk I/O error" in job["error"]
