@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from orthanc_rem import database, model
 from orthanc_rem.config import Settings
@@ -178,7 +178,3 @@ def list_jobs(session: Session, owner: str | None = None, everyone: bool = True)
     if not everyone:
         query = query.where(model.ExportJob.owner == owner)
     return list(session.scalars(query))
-
-
-def writer_sessions(settings: Settings) -> sessionmaker[Session]:
-    return database.session_factory(settings.database_url)
