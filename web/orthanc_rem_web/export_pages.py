@@ -117,9 +117,10 @@ def start_export(modality: str, export_format: str) -> Response:
             export_tasks.queue_export(browser().settings, job_id)
         except Exception as exc:  # noqa: BLE001 - the queue cannot be reached: say so on the job
             with _writer()() as session:
-                job = session.get(model.ExportJob, job_id)
-                if job is not None and job.status == Status.QUEUED:
-                    export_jobs.fail(session, job, f"the export could not be queued: {type(exc).__name__}: {exc}")
+                unqueued = session.get(model.ExportJob, job_id)
+                if unqueued is not None and unqueued.status == Status.QUEUED:
+                    reason = f"the export could not be queued: {type(exc).__name__}: {exc}"
+                    export_jobs.fail(session, unqueued, reason)
                     session.commit()
     return redirect(url_for("exports.exports_page"))
 
