@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import cli_sizes, cli_users, database, model, strict_json
+from orthanc_rem import cli_export, cli_sizes, cli_users, database, model, strict_json
 from orthanc_rem.config import Settings, load_settings, read_orthanc_configuration
 from orthanc_rem.outcome import Outcome
 
@@ -371,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     from orthanc_rem import cli_qr  # here: cli_qr imports this module
 
     cli_qr.register(command)
+    cli_export.register(command)
     return parser
 
 

@@ -18,7 +18,7 @@ from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, instance_claim, recovery
+from orthanc_rem import database, export_tasks, instance_claim, recovery
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
 from orthanc_rem.identifiable_data import deletion_policy_cache
@@ -163,6 +163,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     queue = ExtractionQueue(
         huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint, import_patient_sizes
     )
+    export_tasks.register(huey, settings)
     queue.qr = qr_tasks.register(huey, settings, client)
     return queue
 

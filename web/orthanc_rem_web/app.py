@@ -20,7 +20,18 @@ from werkzeug.exceptions import HTTPException
 
 from orthanc_rem import database, strict_json
 from orthanc_rem.config import Settings
-from orthanc_rem_web import admin_pages, api, auth, db, detail_display, pages, permissions, projection_display, qr_pages
+from orthanc_rem_web import (
+    admin_pages,
+    api,
+    auth,
+    db,
+    detail_display,
+    export_pages,
+    pages,
+    permissions,
+    projection_display,
+    qr_pages,
+)
 from orthanc_rem_web.query import BadParameter
 
 _log = logging.getLogger(__name__)
@@ -61,6 +72,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     app.register_blueprint(api.blueprint, url_prefix="/api")
     admin_pages.register(app)
     app.register_blueprint(qr_pages.blueprint)
+    app.register_blueprint(export_pages.blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BadParameter, _bad_parameter)
     app.register_error_handler(SQLAlchemyError, _database_error)

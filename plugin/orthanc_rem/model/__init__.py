@@ -18,6 +18,7 @@ from orthanc_rem.model.common import (
     Study,
 )
 from orthanc_rem.model.ct import CtDoseCheck, CtIrradiationEvent, CtRadiationDose, CtXRaySource
+from orthanc_rem.model.export_job import ExportJob
 from orthanc_rem.model.projection import (
     AccumulatedMammographyDose,
     AccumulatedXRayDose,
@@ -47,6 +48,7 @@ __all__ = [
     "CtXRaySource",
     "DoseBrowserUser",
     "Equipment",
+    "ExportJob",
     "ExtractionWarning",
     "ImageViewModifier",
     "ImportSettings",

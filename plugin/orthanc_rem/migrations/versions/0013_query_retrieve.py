@@ -3,7 +3,7 @@
 New tables only; nothing existing is touched.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-02 01:47:31.370230
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,194 @@
+"""Export benchmark: 100,000 synthetic CT studies on PostgreSQL to XLSX and CSV, against COPY.
+
+Bulk-loads N CT studies (``--studies``, default 100,000) with ``--events`` irradiation events each
+(one X-ray source per event, protocols drawn from 20 names) into a scratch PostgreSQL database with
+``COPY``, then in the same run:
+
+1. exports them to CSV and to XLSX with ``exports.runner.run_export`` (the code the CLI and the
+   workers run), each in a child process of its own, and prints rows per second and the child's peak
+   resident memory (``ru_maxrss``: interpreter and libraries included);
+2. times PostgreSQL's own ``COPY (SELECT ...) TO STDOUT WITH CSV`` of the same columns (the study
+   columns, and the event and source columns one event per row), the limit nothing that leaves the
+   server can beat.
+
+Targets (issue 8): XLSX under 60 s with peak memory under 300 MB on 2 cores; CSV within 3x of COPY.
+Needs the PostgreSQL server the tests use (127.0.0.1:5432, user postgres)::
+
+    PYTHONPATH=plugin:web:tests .venv/bin/python benchmarks/export.py [--studies 100000] [--events 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import multiprocessing
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from database_fixtures import postgres_available, scratch_postgres_url  # noqa: E402
+from orthanc_rem import database  # noqa: E402
+
+PROTOCOLS = [f"Protocol {name}" for name in (
+    "Head", "Chest", "Abdomen", "Pelvis", "CAP", "CTPA", "Colonography", "Sinus", "Spine", "Cardiac",
+    "Angio", "Renal", "Liver", "Pancreas", "Extremity", "Neck", "Paediatric Head", "Trauma", "Biopsy", "Low Dose Chest",
+)]  # fmt: skip
+DESCRIPTIONS = ["CT HEAD", "CT CHEST", "CT ABDOMEN PELVIS", "CT CAP", "CTPA", "CT COLON"]
+
+
+def _copy_rows(cursor: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+def bulk_load(url: str, studies: int, events: int) -> None:
+    """Synthetic studies straight into the tables with COPY (the ingest path is benchmarked elsewhere)."""
+    import psycopg2
+
+    random.seed(8)
+    connection = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
+    cursor = connection.cursor()
+    now = dt.datetime(2026, 12, 1, 12, 0)
+    _copy_rows(cursor, "equipment", ["id", "identity_hash", "manufacturer", "institution_name", "station_name",
+                                     "manufacturer_model_name", "display_name"],
+               [(n, f"{n:064d}", "SIEMENS", f"Hospital {n}", f"CT{n}", "SOMATOM Force", f"Hospital {n} CT{n}")
+                for n in range(1, 11)])  # fmt: skip
+    chunk = 20_000
+    event_id = 0
+    for start in range(1, studies + 1, chunk):
+        ids = range(start, min(start + chunk, studies + 1))
+        _copy_rows(cursor, "study", ["id", "study_instance_uid", "modality", "content_modality", "study_date",
+                                     "study_time", "accession_number", "study_description", "operator_name",
+                                     "requested_procedure_code_meaning", "equipment_id", "imported_at", "updated_at"],
+                   [(n, f"1.2.826.0.1.3680043.8.498.{n}", "CT", "CT", dt.date(2020, 1, 1) + dt.timedelta(days=n % 2000),
+                     f"{8 + n % 10:02d}:{n % 60:02d}:00", f"{n:010d}", DESCRIPTIONS[n % len(DESCRIPTIONS)],
+                     "RADIOGRAPHER^A", DESCRIPTIONS[n % len(DESCRIPTIONS)], 1 + n % 10, now, now)
+                    for n in ids])  # fmt: skip
+        _copy_rows(cursor, "patient", ["id", "study_fk", "sex", "age_years", "size_m", "weight_kg",
+                                       "name_hashed", "patient_id_hashed"],
+                   [(n, n, "MF"[n % 2], 20 + n % 70, 1.70, 70.0 + n % 30, False, False) for n in ids])  # fmt: skip
+        _copy_rows(cursor, "ct_radiation_dose", ["id", "study_fk", "sop_instance_uid", "dlp_total_mgycm"],
+                   [(n, n, f"1.2.826.0.1.3680043.8.498.{n}.1", 300.0 + n % 500) for n in ids])  # fmt: skip
+        event_rows, source_rows = [], []
+        for n in ids:
+            for _ in range(events):
+                event_id += 1
+                event_rows.append((event_id, n, f"1.2.826.0.1.3680043.8.498.{n}.{event_id}",
+                                   random.choice(PROTOCOLS), "113804", "DCM", "Sequenced Acquisition", 4.2, 350.0,
+                                   0.6, 38.4, 0.8, 1, round(random.uniform(2, 20), 2), "113691", "DCM",
+                                   "IEC Body Dosimetry Phantom", round(random.uniform(50, 900), 2), "EC"))  # fmt: skip
+                source_rows.append((event_id, event_id, "A", 120.0, 500.0, round(random.uniform(50, 400), 1), 0.5))
+        _copy_rows(cursor, "ct_irradiation_event", ["id", "ct_radiation_dose_fk", "irradiation_event_uid",
+                                                    "acquisition_protocol", "ct_acquisition_type_value",
+                                                    "ct_acquisition_type_scheme", "ct_acquisition_type_meaning",
+                                                    "exposure_time_s", "scanning_length_mm",
+                                                    "nominal_single_collimation_width_mm",
+                                                    "nominal_total_collimation_width_mm", "pitch_factor",
+                                                    "number_of_xray_sources", "mean_ctdivol_mgy",
+                                                    "ctdiw_phantom_type_value", "ctdiw_phantom_type_scheme",
+                                                    "ctdiw_phantom_type_meaning", "dlp_mgycm",
+                                                    "xray_modulation_type"], event_rows)  # fmt: skip
+        _copy_rows(cursor, "ct_xray_source", ["id", "event_fk", "identification", "kvp_kv",
+                                              "maximum_xray_tube_current_ma", "xray_tube_current_ma",
+                                              "exposure_time_per_rotation_s"], source_rows)  # fmt: skip
+    for table in ("equipment", "study", "patient", "ct_radiation_dose", "ct_irradiation_event", "ct_xray_source"):
+        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+    connection.commit()
+    cursor.execute("ANALYZE")
+    connection.close()
+
+
+def _export_in_child(url: str, export_format: str, output: str, pipe: Any) -> None:
+    from sqlalchemy import select
+
+    from orthanc_rem import model
+    from orthanc_rem.exports.runner import ExportFormat, ExportRequest, run_export
+
+    sessions = database.session_factory(url, writer=False)
+    started = time.perf_counter()
+    result = run_export(
+        sessions, ExportRequest("CT", ExportFormat(export_format)), select(model.Study.id), Path(output)
+    )
+    elapsed = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pipe.send((elapsed, peak_mb, result.rows, os.path.getsize(output)))
+
+
+def timed_export(url: str, export_format: str, folder: Path) -> tuple[float, float, int, int]:
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: its peak is the export's own
+    receiver, sender = context.Pipe(duplex=False)
+    output = folder / f"ct.{'xlsx' if export_format == 'xlsx' else 'csv'}"
+    child = context.Process(target=_export_in_child, args=(url, export_format, str(output), sender))
+    child.start()
+    figures = receiver.recv()
+    child.join()
+    return figures  # type: ignore[no-any-return]
+
+
+#: The same columns as the CSV export: the study's, then each event's with its first source.
+COPY_STUDIES = """COPY (SELECT s.id, e.institution_name, e.manufacturer, e.manufacturer_model_name, e.station_name,
+  e.display_name, s.accession_number, s.operator_name, s.study_date, s.study_time, p.age_years, p.sex, p.size_m,
+  p.weight_kg, p.not_patient_indicator, s.study_description, s.requested_procedure_code_meaning, d.comment,
+  d.dlp_total_mgycm FROM study s LEFT JOIN patient p ON p.study_fk = s.id LEFT JOIN equipment e
+  ON e.id = s.equipment_id LEFT JOIN ct_radiation_dose d ON d.study_fk = s.id) TO STDOUT WITH CSV"""
+COPY_EVENTS = """COPY (SELECT d.study_fk, v.acquisition_protocol, v.ct_acquisition_type_meaning, v.exposure_time_s,
+  v.scanning_length_mm, v.nominal_single_collimation_width_mm, v.nominal_total_collimation_width_mm, v.pitch_factor,
+  v.number_of_xray_sources, v.mean_ctdivol_mgy, v.ctdiw_phantom_type_meaning, v.dlp_mgycm, x.identification,
+  x.kvp_kv, x.maximum_xray_tube_current_ma, x.xray_tube_current_ma, x.exposure_time_per_rotation_s,
+  v.xray_modulation_type, v.comment FROM ct_irradiation_event v JOIN ct_radiation_dose d
+  ON d.id = v.ct_radiation_dose_fk LEFT JOIN ct_xray_source x ON x.event_fk = v.id ORDER BY v.id) TO STDOUT WITH CSV"""
+
+
+def timed_copy(url: str) -> float:
+    import psycopg2
+
+    connection = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
+    started = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        for statement in (COPY_STUDIES, COPY_EVENTS):
+            connection.cursor().copy_expert(statement, sink)
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--studies", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=3, help="irradiation events per study")
+    args = parser.parse_args()
+    if not postgres_available():
+        sys.exit("PostgreSQL is not reachable at 127.0.0.1:5432 (user postgres)")
+    for url in scratch_postgres_url():
+        database.upgrade_schema(url)
+        started = time.perf_counter()
+        bulk_load(url, args.studies, args.events)
+        print(f"loaded {args.studies} CT studies x {args.events} events in {time.perf_counter() - started:.1f} s")
+        copy_s = timed_copy(url)
+        print(f"COPY ... TO STDOUT WITH CSV (same columns): {copy_s:.2f} s, {args.studies / copy_s:,.0f} studies/s")
+        with tempfile.TemporaryDirectory() as folder:
+            for export_format in ("csv", "xlsx"):
+                elapsed, peak_mb, rows, size = timed_export(url, export_format, Path(folder))
+                print(
+                    f"{export_format.upper():4} export: {elapsed:.2f} s, {rows / elapsed:,.0f} studies/s, "
+                    f"peak RSS {peak_mb:.0f} MB, file {size / 1e6:.1f} MB"
+                    + (f", {elapsed / copy_s:.1f}x COPY (target <= 3x)" if export_format == "csv" else
+                       " (target < 60 s and < 300 MB)")
+                )  # fmt: skip
+        database.dispose_all()
+
+
+if __name__ == "__main__":
+    main()

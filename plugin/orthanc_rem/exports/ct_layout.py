@@ -1,0 +1,203 @@
+"""CT exports: OpenREM 0.8.1's ``ct_export`` columns, one block per CT irradiation event (TID 10013)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from orthanc_rem import model
+from orthanc_rem.exports.batch_keys import keys_in
+from orthanc_rem.exports.columns import Column, number, text
+from orthanc_rem.exports.layout import Layout, StudyIds
+from orthanc_rem.exports.study_header import StudyDose
+
+EVENT_COLUMNS: tuple[Column, ...] = (
+    text("Protocol"),
+    text("Type"),
+    number("Exposure time"),
+    number("Scanning length"),
+    number("Slice thickness"),
+    number("Total collimation"),
+    number("Pitch"),
+    number("No. sources"),
+    number("CTDIvol"),
+    text("Phantom"),
+    number("DLP"),
+    text("S1 name"),
+    number("S1 kVp"),
+    number("S1 max mA"),
+    number("S1 mA"),
+    number("S1 Exposure time/rotation"),
+    text("S2 name"),
+    number("S2 kVp"),
+    number("S2 max mA"),
+    number("S2 mA"),
+    number("S2 Exposure time/rotation"),
+    text("mA Modulation type"),
+    text("Dose check details"),
+    text("Comments"),
+)
+
+#: CTDIw phantom codes (CID 4052) as OpenREM prints them (#452).
+PHANTOMS = {"113690": "16 cm", "113691": "32 cm"}
+
+_dose, _event = model.CtRadiationDose, model.CtIrradiationEvent
+_source, _check = model.CtXRaySource, model.CtDoseCheck
+
+
+def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
+    """Each table by the keys of its parent rows (dose reports, events, sources), so that PostgreSQL
+    walks the foreign key indexes instead of hashing whole tables once per batch."""
+    doses = (
+        session.connection()
+        .execute(
+            select(_dose.id, _dose.study_fk, _dose.dlp_total_mgycm, _dose.comment)
+            .where(keys_in(_dose.study_fk, study_ids))
+            .order_by(_dose.id)
+        )
+        .all()
+    )
+    events = session.connection().execute(
+        select(
+            _event.id, _event.ct_radiation_dose_fk, _event.acquisition_protocol, _event.ct_acquisition_type_meaning,
+            _event.exposure_time_s, _event.scanning_length_mm, _event.nominal_single_collimation_width_mm,
+            _event.nominal_total_collimation_width_mm, _event.pitch_factor, _event.number_of_xray_sources,
+            _event.mean_ctdivol_mgy, _event.ctdiw_phantom_type_value, _event.ctdiw_phantom_type_meaning,
+            _event.dlp_mgycm, _event.xray_modulation_type, _event.comment,
+        )
+        .where(keys_in(_event.ct_radiation_dose_fk, [dose.id for dose in doses]))
+        .order_by(_event.id)
+    ).all()  # fmt: skip
+    event_ids = sorted(e.id for e in events)
+    sources: dict[int, list[Any]] = defaultdict(list)
+    checks: dict[int, Any] = {}
+    if event_ids:
+        for source in session.connection().execute(
+            select(
+                _source.event_fk, _source.identification, _source.kvp_kv, _source.maximum_xray_tube_current_ma,
+                _source.xray_tube_current_ma, _source.exposure_time_per_rotation_s,
+            )
+            .where(keys_in(_source.event_fk, event_ids))
+            .order_by(_source.id)
+        ):  # fmt: skip
+            sources[source.event_fk].append(source)
+        for check in session.scalars(select(_check).where(keys_in(_check.event_fk, event_ids))):
+            checks[check.event_fk] = check
+    by_dose: dict[int, list[Any]] = defaultdict(list)
+    for event in events:
+        by_dose[event.ct_radiation_dose_fk].append(event)
+
+    studies: dict[int, StudyDose] = {}
+    for dose in doses:
+        study = studies.setdefault(dose.study_fk, StudyDose(values=[None]))
+        dose_events = by_dose[dose.id]
+        # As ``study_document.dose_report_dlp_mgycm``: a report without a total counts its events.
+        known = [e.dlp_mgycm for e in dose_events if e.dlp_mgycm is not None]
+        dlp = dose.dlp_total_mgycm if dose.dlp_total_mgycm is not None else (sum(known) if known else None)
+        if dlp is not None:
+            study.values[0] = (study.values[0] or 0.0) + dlp
+        if dose.comment:
+            study.comment = f"{study.comment}; {dose.comment}" if study.comment else dose.comment
+        for event in dose_events:
+            values = _event_values(event, sources.get(event.id, []), checks.get(event.id))
+            study.blocks.append(values)
+            study.events.append((event.acquisition_protocol, values))
+    for study in studies.values():
+        study.number_of_events = len(study.events)
+    return studies
+
+
+_NO_SOURCE: tuple[None, ...] = (None,) * 5
+
+
+def _event_values(event: Any, sources: list[Any], check: model.CtDoseCheck | None) -> list[Any]:
+    """The columns in OpenREM's order; the event and source queries select them in that order (the
+    positions below), since an export touches every one of them for each of 300,000 events."""
+    values: list[Any] = list(event[2:11])  # protocol ... CTDIvol
+    values.append(PHANTOMS.get(event.ctdiw_phantom_type_value or "", event.ctdiw_phantom_type_meaning))
+    values.append(event.dlp_mgycm)
+    values += sources[0][1:] if sources else _NO_SOURCE  # name, kVp, max mA, mA, time per rotation
+    values += sources[1][1:] if len(sources) > 1 else _NO_SOURCE
+    values += [event.xray_modulation_type, dose_check_details(check) if check is not None else None, event.comment]
+    return values
+
+
+def dose_check_details(check: model.CtDoseCheck | None) -> str | None:
+    """OpenREM's one-cell account of TID 10015: which alerts and notifications were configured,
+    the forward estimates, and who proceeded for which reason (NEMA XR 25)."""
+    if check is None:
+        return None
+    parts: list[str] = []
+    alerts = []
+    if check.dlp_alert_value_configured:
+        alerts.append(
+            f"DLP alert is configured at {check.dlp_alert_value_mgycm} mGy.cm with an accumulated forward "
+            f"estimate of {check.accumulated_dlp_forward_estimate_mgycm} mGy.cm"
+        )
+    if check.ctdivol_alert_value_configured:
+        alerts.append(
+            f"CTDIvol alert is configured at {check.ctdivol_alert_value_mgy} mGy with an accumulated forward "
+            f"estimate of {check.accumulated_ctdivol_forward_estimate_mgy} mGy"
+        )
+    if alerts or check.alert_reason_for_proceeding or check.alert_person_name:
+        parts.append("Dose Check Alerts: " + ". ".join(alerts))
+        if check.alert_person_name:
+            parts.append(f"Person authorizing irradiation: {check.alert_person_name}")
+        if check.alert_reason_for_proceeding:
+            parts.append(f"Reason for proceeding: {check.alert_reason_for_proceeding}")
+    notifications = []
+    if check.dlp_notification_value_configured:
+        notifications.append(
+            f"DLP notification is configured at {check.dlp_notification_value_mgycm} mGy.cm with an accumulated "
+            f"forward estimate of {check.dlp_forward_estimate_mgycm} mGy.cm"
+        )
+    if check.ctdivol_notification_value_configured:
+        notifications.append(
+            f"CTDIvol notification is configured at {check.ctdivol_notification_value_mgy} mGy with an "
+            f"accumulated forward estimate of {check.ctdivol_forward_estimate_mgy} mGy"
+        )
+    if notifications or check.notification_reason_for_proceeding or check.notification_person_name:
+        parts.append("Dose Check Notifications: " + ". ".join(notifications))
+        if check.notification_person_name:
+            parts.append(f"Person authorizing irradiation: {check.notification_person_name}")
+        if check.notification_reason_for_proceeding:
+            parts.append(f"Reason for proceeding: {check.notification_reason_for_proceeding}")
+    return ". ".join(parts) or None
+
+
+def ct_protocols(session: Session, study_ids: StudyIds) -> list[str | None]:
+    query = (
+        select(_event.acquisition_protocol)
+        .join(_dose, _dose.id == _event.ct_radiation_dose_fk)
+        .where(_dose.study_fk.in_(study_ids))
+        .distinct()
+    )
+    return list(session.scalars(query))
+
+
+def ct_most_events(session: Session, study_ids: StudyIds) -> int:
+    per_study = (
+        select(func.count(_event.id).label("n"))
+        .join(_dose, _dose.id == _event.ct_radiation_dose_fk)
+        .where(_dose.study_fk.in_(study_ids))
+        .group_by(_dose.study_fk)
+        .subquery()
+    )
+    return int(session.scalar(select(func.max(per_study.c.n))) or 0)
+
+
+CT = Layout(
+    modality="CT",
+    study_columns=(number("DLP total (mGy.cm)"),),
+    block_prefix="E",
+    block_columns=EVENT_COLUMNS,
+    event_columns=EVENT_COLUMNS,
+    csv_has_blocks=True,
+    read=read_ct,
+    protocols=ct_protocols,
+    most_blocks=ct_most_events,
+)
