@@ -32,6 +32,7 @@ from orthanc_rem.model.projection import (
     XRaySource,
 )
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
+from orthanc_rem.model.skin_dose import SkinDoseMap
 
 __all__ = [
     "AccumulatedMammographyDose",
@@ -52,6 +53,7 @@ __all__ = [
     "ProjectionIrradiationEvent",
     "ProjectionXRayRadiationDose",
     "RejectedObject",
+    "SkinDoseMap",
     "Study",
     "XRayCalibration",
     "XRayDetector",
