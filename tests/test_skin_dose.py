@@ -1,0 +1,307 @@
+"""Skin dose maps (issue 12): every fluoroscopy RDSR of the corpus gets a map or a stated reason,
+and a map's peak skin dose is the engine's own answer for the values in the report.
+
+Expected values are read from the DICOM objects with plain pydicom (``sr_facts``) or from the
+engine's published tables (PySkinDose's CSV files), never from our own output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+import sr_facts
+from conftest import corpus_files
+from orthanc_rem import model, persistence
+from orthanc_rem.config import Settings
+from orthanc_rem.extraction.dicom_file import read_dicom_file
+from orthanc_rem.extraction.dispatch import extract
+from orthanc_rem.skin_dose import cache, engine
+from orthanc_rem.skin_dose.inputs import (
+    DEFAULT_HEIGHT_M,
+    DEFAULT_MASS_KG,
+    NotModelled,
+    SkinDoseInputs,
+    event_kvp,
+    skin_dose_inputs,
+)
+from web_clients import dose_browser_client
+
+pyskindose = pytest.importorskip("pyskindose", reason="the skin dose engine is the optional extra 'skin'")
+
+SIEMENS_ZEE = "RF-RDSR-Siemens-Zee.dcm"
+EUROCOLUMBUS = "RF-RDSR-Eurocolumbus.dcm"
+PHILIPS_ALLURA = "RF-RDSR-Philips_Allura.dcm"
+BASE_URL = "http://orthanc.test/rem/"
+
+# PS3.16 concept codes read from the reports.
+DOSE_RP, KVP = "113738", "113733"
+PRIMARY_ANGLE, SECONDARY_ANGLE = "112011", "112012"
+SOURCE_DETECTOR, SOURCE_ISOCENTER = "113750", "113748"
+TABLE_LONGITUDINAL, TABLE_LATERAL, TABLE_HEIGHT = "113751", "113752", "113753"
+FILTER_MATERIAL, FILTER_MIN, FILTER_MAX = "113757", "113758", "113773"
+COMMENT = "121106"
+
+ENGINE_TABLES = Path(pyskindose.__file__).parent / "table_data"
+
+
+def store(sessions: sessionmaker[Session], path: Path) -> int | None:
+    _, report = extract(read_dicom_file(path))
+    with sessions() as session:
+        result = persistence.store_report(session, report, orthanc_id=f"orthanc-{path.name}")
+    return result.study_id
+
+
+def fluoroscopy_rdsrs() -> list[Path]:
+    """Every corpus X-Ray Radiation Dose SR whose events are fluoroscopy (RF) studies."""
+    found = []
+    for path in corpus_files():
+        ds = sr_facts.read(path)
+        if ds.SOPClassUID != "1.2.840.10008.5.1.4.1.1.88.67":
+            continue
+        kinds = {sr_facts.code_value(sr_facts.child(e, "113721")) for e in sr_facts.projection_events(ds)}
+        if "P5-06000" in kinds or any(sr_facts.numbers(ds, "113728")):  # fluoroscopy events or dose totals
+            found.append(path)
+    return found
+
+
+@pytest.fixture
+def loaded(corpus, sessions):  # type: ignore[no-untyped-def]
+    def load(name: str) -> int:
+        study_id = store(sessions, corpus(name))
+        assert study_id is not None
+        return study_id
+
+    return load
+
+
+def test_every_fluoroscopy_rdsr_gets_a_map_or_a_stated_reason(sessions):  # type: ignore[no-untyped-def]
+    files = fluoroscopy_rdsrs()
+    assert any(p.name == SIEMENS_ZEE for p in files)
+    for path in files:
+        study_id = store(sessions, path)
+        if study_id is None:  # a duplicate of a report stored already (the "_adjusted" copy)
+            continue
+        row = cache.refresh_skin_dose(sessions, study_id)
+        assert row is not None, path.name
+        assert row.status in (cache.COMPUTED, cache.NOT_MODELLED), (path.name, row.reason)
+        if row.status == cache.COMPUTED:
+            assert row.peak_skin_dose_gy is not None and row.peak_skin_dose_gy > 0, path.name
+            assert row.grid_mgy_float32 is not None
+        else:
+            assert row.reason and row.peak_skin_dose_gy is None and row.grid_mgy_float32 is None, path.name
+
+
+def test_systems_without_known_geometry_say_why(loaded, sessions):  # type: ignore[no-untyped-def]
+    study_id = loaded(EUROCOLUMBUS)
+    row = cache.refresh_skin_dose(sessions, study_id)
+    ds = sr_facts.read(Path(__file__).parent / "corpus" / "dicom" / EUROCOLUMBUS)
+    assert row is not None and row.status == cache.NOT_MODELLED
+    assert str(ds.ManufacturerModelName) in (row.reason or "")
+    assert not any(sr_facts.find(ds, TABLE_LONGITUDINAL)) and "no table positions" in (row.reason or "")
+
+
+def _siemens_zee_engine_table(path: Path):  # type: ignore[no-untyped-def]
+    """The engine's normalised events built here straight from the report (Artis conventions:
+    PySkinDose's normalization_settings.json, all offsets 0 and directions +)."""
+    import pandas as pd
+
+    rows = []
+    for event in sr_facts.projection_events(sr_facts.read(path)):
+        (ii_diameter,) = re.findall(r'iiDiameter SRData="([0-9.]+)"', sr_facts.find(event, COMMENT)[0].TextValue)
+        materials = [item.ConceptCodeSequence[0].CodeMeaning for item in sr_facts.find(event, FILTER_MATERIAL)]
+        thickness = [
+            (lo + hi) / 2 for lo, hi in zip(sr_facts.numbers(event, FILTER_MIN), sr_facts.numbers(event, FILTER_MAX))
+        ]
+        copper = sum(t for m, t in zip(materials, thickness) if "Copper" in m)
+        (dsd,), (dsi,) = sr_facts.numbers(event, SOURCE_DETECTOR), sr_facts.numbers(event, SOURCE_ISOCENTER)
+        rows.append(
+            {
+                "model": "AXIOM-Artis",
+                "DSD": dsd / 10,
+                "DSI": dsi / 10,
+                "DID": (dsd - dsi) / 10,
+                "DSIRP": dsi / 10 - 15,
+                "acquisition_type": "",
+                "acquisition_plane": "Single Plane",
+                "Tx": sr_facts.numbers(event, TABLE_LONGITUDINAL)[0] / 10,
+                "Ty": sr_facts.numbers(event, TABLE_HEIGHT)[0] / 10,
+                "Tz": sr_facts.numbers(event, TABLE_LATERAL)[0] / 10,
+                "At1": 0.0,
+                "At2": 0.0,
+                "At3": 0.0,
+                "filter_thickness_Cu": copper,
+                "filter_thickness_Al": 0.0,
+                "Ap1": sr_facts.numbers(event, PRIMARY_ANGLE)[0],
+                "Ap2": sr_facts.numbers(event, SECONDARY_ANGLE)[0],
+                "Ap3": 0.0,
+                "DSL": 40,
+                "FS_lat": float(ii_diameter) / 10,
+                "FS_long": float(ii_diameter) / 10,
+                "kVp": sr_facts.numbers(event, KVP)[0],
+                "K_IRP": sr_facts.numbers(event, DOSE_RP)[0] * 1000,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_siemens_zee_peak_skin_dose_is_the_engines_answer_for_the_report(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
+    study_id = loaded(SIEMENS_ZEE)
+    row = cache.refresh_skin_dose(sessions, study_id)
+    assert row is not None and row.status == cache.COMPUTED, row and row.reason
+    settings = json.loads((Path(pyskindose.__file__).parent / "settings_example.json").read_text())
+    settings |= {"mode": "calculate_dose", "estimate_k_tab": False, "inherent_filtration": 3.1}
+    settings["corrections_db_path"] = str(engine.corrections_database())
+    settings["plot"]["notebook_mode"] = False
+    settings["phantom"]["dimension"] |= {"cylinder_length": 150, "cylinder_radii_a": 20, "cylinder_radii_b": 10}
+    direct = engine.run_engine(_siemens_zee_engine_table(corpus(SIEMENS_ZEE)), settings)
+    assert row.peak_skin_dose_gy == pytest.approx(direct["psd"] / 1000, rel=1e-6)
+    # No height or mass in the report: the manual's defaults, flagged as assumed.
+    ds = sr_facts.read(corpus(SIEMENS_ZEE))
+    assert "PatientSize" not in ds or not ds.PatientSize
+    assert (row.patient_height_m, row.height_assumed) == (DEFAULT_HEIGHT_M, True)
+    assert (row.patient_mass_kg, row.mass_assumed) == (DEFAULT_MASS_KG, True)
+
+
+def test_peak_skin_dose_is_bounded_by_the_dose_at_the_reference_point(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
+    """PSD <= total dose at the RP x largest backscatter x largest mu_en ratio of the engine's
+    tables x the largest inverse-square gain any event can give (skin nearer than the RP)."""
+    study_id = loaded(SIEMENS_ZEE)
+    row = cache.refresh_skin_dose(sessions, study_id)
+    assert row is not None and row.peak_skin_dose_gy is not None
+    ds = sr_facts.read(corpus(SIEMENS_ZEE))
+    total_rp_gy = sum(sum(sr_facts.numbers(e, DOSE_RP)) for e in sr_facts.projection_events(ds))
+    with open(ENGINE_TABLES / "correction_medium_and_backscatter.csv") as table:
+        rows = list(csv.DictReader(table))
+    largest_backscatter = max(float(r["backscatter"]) for r in rows)
+    largest_medium = max(float(r["mu_en_quotient"]) for r in rows)
+    # The phantom (40 cm wide at the defaults) cannot reach closer to the source than the RP
+    # (15 cm before the isocentre) by more than its half-width minus those 15 cm.
+    nearest_skin_cm = min(sr_facts.numbers(ds, SOURCE_ISOCENTER)) / 10 - 20
+    inverse_square = max(1.0, ((min(sr_facts.numbers(ds, SOURCE_ISOCENTER)) / 10 - 15) / nearest_skin_cm) ** 2)
+    assert 0 < row.peak_skin_dose_gy <= total_rp_gy * largest_backscatter * largest_medium * inverse_square
+
+
+def test_a_study_with_no_events_is_not_modelled():
+    study = model.Study(modality="RF", study_instance_uid="1.2.3")
+    result = skin_dose_inputs(study)
+    assert isinstance(result, NotModelled) and "no irradiation events" in result.reason
+
+
+def test_several_kvp_values_give_their_mean_without_zeros(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
+    study_id = loaded(EUROCOLUMBUS)
+    ds = sr_facts.read(corpus(EUROCOLUMBUS))
+    with sessions() as session:
+        study = session.get(model.Study, study_id)
+        events = [e for d in study.projection_xray_radiation_doses for e in d.events]
+        for stored, item in zip(events, sr_facts.projection_events(ds), strict=True):
+            values, _ = sr_facts.measured(sr_facts.find(item, KVP)[0])
+            assert len(values) > 1
+            non_zero = [v for v in values if v]
+            assert event_kvp(stored.source) == pytest.approx(sum(non_zero) / len(non_zero))
+        # the zero-free mean is what the engine gets, even when only pulse values are stored
+        stored_source = events[0].source
+        stored_source.kvp_kv = None
+        values, _ = sr_facts.measured(sr_facts.find(sr_facts.projection_events(ds)[0], KVP)[0])
+        assert event_kvp(stored_source) == pytest.approx(np.mean([v for v in values if v]))
+        session.rollback()
+
+
+def test_missing_kv_dose_table_and_tube_positions_use_defaults_and_are_flagged(loaded, sessions):  # type: ignore[no-untyped-def]
+    study_id = loaded(SIEMENS_ZEE)
+    with sessions() as session:
+        study = session.get(model.Study, study_id)
+        event = study.projection_xray_radiation_doses[0].events[0]
+        event.source.kvp_kv = None
+        event.source.kvp_values_kv = None
+        event.source.dose_rp_gy = None
+        event.mechanical.table_height_position_mm = None
+        event.mechanical.table_longitudinal_position_mm = None
+        event.mechanical.positioner_primary_angle_deg = None
+        event.mechanical.distance_source_to_isocenter_mm = None
+        inputs = skin_dose_inputs(study)
+        session.rollback()
+    assert isinstance(inputs, SkinDoseInputs)
+    text = "\n".join(inputs.assumptions)
+    for quantity in (
+        "kVp",
+        "dose at the reference point",
+        "table height position",
+        "table longitudinal position",
+        "positioner primary angle",
+        "distance source to isocentre",
+    ):
+        assert f"{quantity}" in text, quantity
+    first = inputs.events[0]
+    others = [e.kvp_kv for e in inputs.events[1:]]
+    assert first.kvp_kv == pytest.approx(sum(others) / len(others))  # the study's mean kVp
+    assert first.primary_angle_deg == 0.0 and first.source_isocenter_cm == inputs.device.default_source_isocenter_cm
+    assert first.air_kerma_rp_mgy > 0  # derived from the event's DAP and field at the reference point
+
+
+def test_height_change_makes_the_map_stale_and_it_is_recomputed(loaded, sessions):  # type: ignore[no-untyped-def]
+    study_id = loaded(SIEMENS_ZEE)
+    first = cache.refresh_skin_dose(sessions, study_id)
+    with sessions() as session:
+        assert cache.current_map(session, study_id) is not None
+        patient = session.scalar(select(model.Patient).where(model.Patient.study_fk == study_id))
+        if patient is None:
+            patient = model.Patient(study_fk=study_id)
+            session.add(patient)
+        patient.size_m, patient.weight_kg = 1.62, 95.0
+        session.commit()
+        assert cache.current_map(session, study_id) is None
+    second = cache.refresh_skin_dose(sessions, study_id)
+    assert first is not None and second is not None
+    assert (second.patient_height_m, second.height_assumed, second.patient_mass_kg) == (1.62, False, 95.0)
+    assert second.inputs_hash != first.inputs_hash
+
+
+def test_api_gives_the_map_the_reason_or_queues_it(loaded, sessions, database_url, tmp_path):  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    client = dose_browser_client(settings, sessions)
+    zee = loaded(SIEMENS_ZEE)
+    pending = client.get(f"/api/studies/{zee}/skin-dose", base_url=BASE_URL)
+    assert pending.status_code == 202 and pending.get_json()["status"] == "pending"
+    cache.refresh_skin_dose(sessions, zee)
+    document = client.get(f"/api/studies/{zee}/skin-dose", base_url=BASE_URL).get_json()
+    assert document["status"] == "computed" and document["engine"]["name"] == "PySkinDose"
+    grid = np.array(document["grid"]["dose_mgy"])
+    assert grid.shape == (document["grid"]["rows"], document["grid"]["columns"])
+    assert grid.max() / 1000 == pytest.approx(document["peak_skin_dose_gy"], rel=1e-4)
+    assert document["height_assumed"] and document["mass_assumed"]
+    other = loaded(EUROCOLUMBUS)
+    cache.refresh_skin_dose(sessions, other)
+    reason = client.get(f"/api/studies/{other}/skin-dose", base_url=BASE_URL).get_json()
+    assert reason["status"] == "not_modelled" and reason["reason"]
+    assert client.get("/api/studies/999999/skin-dose", base_url=BASE_URL).status_code == 404
+    page = client.get(f"/rf/{zee}", base_url=BASE_URL).get_data(as_text=True)
+    assert "skin-dose" in page and "plotly.min.js" in page and "openskin.csv" in page
+    script = client.get("/static/plotly.min.js", base_url=BASE_URL)
+    assert script.status_code == 200 and b"plotly" in script.get_data()[:2000].lower()
+
+
+def test_openskin_csv_has_one_row_per_event_and_copper_filters_only(loaded, sessions, corpus, tmp_path, database_url):  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    client = dose_browser_client(settings, sessions)
+    study_id = loaded(PHILIPS_ALLURA)
+    response = client.get(f"/rf/{study_id}/openskin.csv", base_url=BASE_URL)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    ds = sr_facts.read(corpus(PHILIPS_ALLURA))
+    events = sr_facts.projection_events(ds)
+    assert len(rows) == len(events) and all(len(r) == 39 for r in rows)
+    for row, event in zip(rows, events, strict=True):
+        assert row[9] == sr_facts.uids(event, "113769")[0]
+        assert float(row[11]) == pytest.approx(sr_facts.numbers(event, DOSE_RP)[0])
+        materials = [i.ConceptCodeSequence[0].CodeMeaning for i in sr_facts.find(event, FILTER_MATERIAL)]
+        assert any("Alumin" in m for m in materials)  # the report has aluminium too, the export does not
+        assert "Copper" in row[18] and "Alumin" not in ",".join(row)
