@@ -119,9 +119,10 @@ def _siemens_zee_engine_table(path: Path):  # type: ignore[no-untyped-def]
         (ii_diameter,) = re.findall(r'iiDiameter SRData="([0-9.]+)"', sr_facts.find(event, COMMENT)[0].TextValue)
         materials = [item.ConceptCodeSequence[0].CodeMeaning for item in sr_facts.find(event, FILTER_MATERIAL)]
         thickness = [
-            (lo + hi) / 2 for lo, hi in zip(sr_facts.numbers(event, FILTER_MIN), sr_facts.numbers(event, FILTER_MAX))
+            (lo + hi) / 2
+            for lo, hi in zip(sr_facts.numbers(event, FILTER_MIN), sr_facts.numbers(event, FILTER_MAX), strict=True)
         ]
-        copper = sum(t for m, t in zip(materials, thickness) if "Copper" in m)
+        copper = sum(t for m, t in zip(materials, thickness, strict=True) if "Copper" in m)
         (dsd,), (dsi,) = sr_facts.numbers(event, SOURCE_DETECTOR), sr_facts.numbers(event, SOURCE_ISOCENTER)
         rows.append(
             {
