@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, model, strict_json
+from orthanc_rem import cli_skin_dose, database, model, strict_json
 from orthanc_rem.config import Settings, load_settings, read_orthanc_configuration
 from orthanc_rem.outcome import Outcome
 
@@ -366,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     equipment.add_argument("--id", type=int, action="append", help="equipment id (see the list); repeat for more")
     equipment.add_argument("--display-name", help="new display name for the given systems")
     equipment.add_argument("--modality", help="user-defined modality: DX, RF, Dual or none (re-labels studies)")
+    cli_skin_dose.register(command)
     return parser
 
 

@@ -77,7 +77,7 @@ def refresh_skin_dose(
         row = stored_map(session, study_id)
         if row is not None and row.inputs_hash == digest:
             return row
-        values = _result_values(inputs, version)
+        values = result_values(inputs, version)
         values["inputs_hash"] = digest
         values["computed_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if row is None:
@@ -121,7 +121,7 @@ def _cleared() -> dict[str, Any]:
     }
 
 
-def _result_values(inputs: SkinDoseInputs | NotModelled, version: str) -> dict[str, Any]:
+def result_values(inputs: SkinDoseInputs | NotModelled, version: str) -> dict[str, Any]:
     values = _cleared()
     values["engine_version"] = version
     if isinstance(inputs, NotModelled):
