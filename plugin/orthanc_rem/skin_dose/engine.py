@@ -16,6 +16,8 @@ event's kVp and filtration, else its documented estimate (0.8), which is then fl
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import sqlite3
@@ -200,7 +202,12 @@ def run_engine(data_norm: Any, settings: dict[str, Any]) -> dict[str, Any]:
     from pyskindose.settings import PyskindoseSettings
 
     engine_settings_object = PyskindoseSettings(settings, output_format="dict")
-    return analyze_normalized_data_with_custom_settings_object(data_norm, engine_settings_object, output_format="dict")  # type: ignore[return-value]
+    # tqdm resolves its output when a bar is made: the bars go nowhere, exceptions still raise.
+    with contextlib.redirect_stderr(io.StringIO()):
+        output = analyze_normalized_data_with_custom_settings_object(
+            data_norm, engine_settings_object, output_format="dict"
+        )
+    return output  # type: ignore[return-value]
 
 
 def compute_skin_dose(inputs: SkinDoseInputs) -> SkinDoseResult:
