@@ -50,7 +50,7 @@ def skin_dose(study_id: int) -> Any:
         return cache.skin_dose_document(current)
     _skin_dose_task(browser().settings.queue_url)(study_id)
     stale = cache.stored_map(dose_session(), study_id)
-    document = {"status": "pending", "reason": "queued for calculation by the workers"}
+    document: dict[str, Any] = {"status": "pending", "reason": "queued for calculation by the workers"}
     if stale is not None:
         document["previous"] = cache.skin_dose_document(stale, with_grid=False)
     return document, 202

@@ -187,6 +187,11 @@ def _field_at_detector_cm(
     return device.detector_side_length_cm, device.detector_side_length_cm
 
 
+def _mechanical(mechanical: model.XRayMechanical | None, name: str) -> float | None:
+    value = getattr(mechanical, name) if mechanical is not None else None
+    return float(value) if value is not None else None
+
+
 def _value_or_default(value: float | None, default: float, quantity: str, notes: Assumptions) -> float:
     if value is None or not math.isfinite(value):
         notes.count(quantity)
@@ -240,17 +245,19 @@ def event_input(
         copper_mm=nearest(copper or 0.0, ENGINE_COPPER_MM),
         aluminium_mm=nearest(aluminium or 0.0, ENGINE_ALUMINIUM_MM),
         primary_angle_deg=_value_or_default(
-            m and m.positioner_primary_angle_deg, 0.0, "positioner primary angle", notes
+            _mechanical(m, "positioner_primary_angle_deg"), 0.0, "positioner primary angle", notes
         ),
         secondary_angle_deg=_value_or_default(
-            m and m.positioner_secondary_angle_deg, 0.0, "positioner secondary angle", notes
+            _mechanical(m, "positioner_secondary_angle_deg"), 0.0, "positioner secondary angle", notes
         ),
         table_longitudinal_mm=_value_or_default(
-            m and m.table_longitudinal_position_mm, 0.0, "table longitudinal position", notes
+            _mechanical(m, "table_longitudinal_position_mm"), 0.0, "table longitudinal position", notes
         ),
-        table_lateral_mm=_value_or_default(m and m.table_lateral_position_mm, 0.0, "table lateral position", notes),
+        table_lateral_mm=_value_or_default(
+            _mechanical(m, "table_lateral_position_mm"), 0.0, "table lateral position", notes
+        ),
         table_height_mm=_value_or_default(
-            m and m.table_height_position_mm, device.default_table_height_mm, "table height position", notes
+            _mechanical(m, "table_height_position_mm"), device.default_table_height_mm, "table height position", notes
         ),
         source_isocenter_cm=isocenter_cm,
         source_detector_cm=detector_cm,
