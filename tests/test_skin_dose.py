@@ -306,3 +306,50 @@ def test_openskin_csv_has_one_row_per_event_and_copper_filters_only(loaded, sess
         materials = [i.ConceptCodeSequence[0].CodeMeaning for i in sr_facts.find(event, FILTER_MATERIAL)]
         assert any("Alumin" in m for m in materials)  # the report has aluminium too, the export does not
         assert "Copper" in row[18] and "Alumin" not in ",".join(row)
+
+
+def test_fluoroscopy_list_and_api_carry_the_psd_and_filter_on_it(loaded, sessions, database_url, tmp_path):  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    client = dose_browser_client(settings, sessions)
+    zee, other = loaded(SIEMENS_ZEE), loaded(EUROCOLUMBUS)
+    computed = cache.refresh_skin_dose(sessions, zee)
+    cache.refresh_skin_dose(sessions, other)
+    assert computed is not None and computed.peak_skin_dose_gy is not None
+    psd = computed.peak_skin_dose_gy
+    listed = {s["id"]: s for s in client.get("/api/studies?modality=RF", base_url=BASE_URL).get_json()["studies"]}
+    assert listed[zee]["peak_skin_dose"] == {"value": psd, "unit": "Gy", "status": "computed"}
+    assert listed[other]["peak_skin_dose"]["status"] == "not_modelled"
+    assert listed[other]["peak_skin_dose"]["value"] is None
+
+    def ids(query: str) -> set[int]:
+        response = client.get(f"/api/studies?modality=RF&{query}", base_url=BASE_URL)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return {s["id"] for s in response.get_json()["studies"]}
+
+    assert ids("psd_from=0") == {zee}  # a study without a computed map has no PSD to match
+    assert ids(f"psd_until={psd / 2:.6f}") == set()
+    assert ids(f"psd_from={psd / 2:.6f}&psd_until={psd * 2:.6f}") == {zee}
+    for bad in ("psd_from=nan", "psd_from=-1", "psd_from=1e3", "psd_from=2&psd_until=1"):
+        assert client.get(f"/api/studies?{bad}", base_url=BASE_URL).status_code == 400, bad
+    page = client.get("/rf/?psd_from=0", base_url=BASE_URL).get_data(as_text=True)
+    assert "Peak skin dose (Gy)" in page and f"{psd:.3f}" in page and 'name="psd_from"' in page
+
+
+def test_worker_queues_and_runs_the_skin_dose_task(loaded, sessions, database_url, tmp_path):  # type: ignore[no-untyped-def]
+    from orthanc_rem.config import load_settings
+    from orthanc_rem.skin_dose.worker import queue_skin_dose
+    from orthanc_rem.tasks import build_queue
+
+    assert load_settings(environ={}).skin_dose_on_import is True
+    assert load_settings({"OrthancRem": {"SkinDoseOnImport": False}}, environ={}).skin_dose_on_import is False
+    assert load_settings(environ={"ORTHANC_REM_SKIN_DOSE_ON_IMPORT": "0"}).skin_dose_on_import is False
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    queue = build_queue(settings)
+    study_id = loaded(SIEMENS_ZEE)
+    queue_skin_dose(queue, study_id)
+    pending = queue.huey.pending()
+    assert [(task.name, task.args) for task in pending] == [("compute_skin_dose", (study_id,))]
+    assert queue.compute_skin_dose is not None
+    assert queue.compute_skin_dose.call_local(study_id) == cache.COMPUTED
+    with sessions() as session:
+        assert cache.current_map(session, study_id) is not None

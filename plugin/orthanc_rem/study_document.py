@@ -26,7 +26,7 @@ import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, inspect, select
+from sqlalchemy import ColumnElement, Select, func, inspect, select
 from sqlalchemy.orm import Mapper, Session, selectinload
 from sqlalchemy.orm.interfaces import MANYTOONE, ONETOMANY, LoaderOption
 
@@ -382,16 +382,19 @@ def load_studies(
     page: int = 1,
     per_page: int = 25,
     display_name: str | None = None,
+    conditions: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[list[model.Study], int]:
     """One page of studies, newest first, with what ``study_summary`` needs; and the total count.
 
     ``date_from`` and ``date_until`` are inclusive; either may be given alone. ``display_name``
-    is matched exactly (the home page's per-system links).
+    is matched exactly (the home page's per-system links). ``conditions`` are further filters
+    on ``model.Study`` from feature modules (e.g. the peak skin dose range of ``skin_dose.listing``).
     """
     filters = (modality, date_from, date_until, display_name)
-    total = session.scalar(_filtered(select(func.count(model.Study.id)), *filters))
+    total = session.scalar(_filtered(select(func.count(model.Study.id)), *filters).where(*conditions))
     query = (
         _filtered(select(model.Study), *filters)
+        .where(*conditions)
         .order_by(
             model.Study.study_date.desc().nulls_last(),
             model.Study.study_time.desc().nulls_last(),

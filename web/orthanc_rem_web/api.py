@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, abort, request
 
 from orthanc_rem import ingest_status, study_document
+from orthanc_rem.skin_dose import listing as skin_dose_listing
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import API_PER_PAGE, STUDY_ID, list_query, modality_argument, page_arguments
 
@@ -31,12 +32,13 @@ def studies() -> dict[str, Any]:
         display_name=query.display_name,
         page=query.page,
         per_page=query.per_page,
+        conditions=skin_dose_listing.psd_conditions(query.psd_from, query.psd_until),
     )
     return {
         "total": total,
         "page": query.page,
         "per_page": query.per_page,
-        "studies": [study_document.study_summary(row) for row in rows],
+        "studies": skin_dose_listing.add_peak_skin_dose(dose_session(), map(study_document.study_summary, rows)),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 
 from orthanc_rem import import_settings, ingest_status, model, study_document
+from orthanc_rem.skin_dose import listing as skin_dose_listing
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import STUDY_ID, list_query, page_arguments, per_page_choices
 
@@ -57,13 +58,14 @@ def _study_list(modality: str) -> str:
         display_name=query.display_name,
         page=query.page,
         per_page=query.per_page,
+        conditions=skin_dose_listing.psd_conditions(query.psd_from, query.psd_until),
     )
     return render_template(
         "study_list.html",
         modality=modality,
         list_endpoint=f"pages.{modality.lower()}_list",
         detail_endpoint=f"pages.{modality.lower()}_detail",
-        studies=[study_document.study_summary(s) for s in studies],
+        studies=skin_dose_listing.add_peak_skin_dose(dose_session(), map(study_document.study_summary, studies)),
         total=total,
         query=query,
         pages=_pages(total, query.per_page),

@@ -23,6 +23,7 @@ STUDY_ID = f"<int(max={2**63 - 1}):study_id>"
 # ASCII only: ``\d`` and ``str.isdigit`` also accept other scripts' digits and "²", which ``int``
 # then reads differently or not at all.
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")
+_DECIMAL = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -37,6 +38,9 @@ class ListQuery:
     date_from: dt.date | None = None
     date_until: dt.date | None = None
     display_name: str | None = None
+    #: Peak skin dose range (Gy) of the fluoroscopy list (``orthanc_rem.skin_dose.listing``).
+    psd_from: float | None = None
+    psd_until: float | None = None
 
     def link_args(self, default_per_page: int, **changes: Any) -> dict[str, Any]:
         """Arguments for ``url_for`` that reproduce this query (defaults omitted), with ``changes``."""
@@ -44,6 +48,8 @@ class ListQuery:
             "date_from": self.date_from.isoformat() if self.date_from else None,
             "date_until": self.date_until.isoformat() if self.date_until else None,
             "display_name": self.display_name,
+            "psd_from": self.psd_from,
+            "psd_until": self.psd_until,
             "per_page": self.per_page if self.per_page != default_per_page else None,
             "page": self.page,
         } | changes
@@ -71,7 +77,10 @@ def list_query(args: Mapping[str, str], default_per_page: int, allowed: Sequence
     date_from, date_until = _date(args, "date_from"), _date(args, "date_until")
     if date_from and date_until and date_from > date_until:
         raise BadParameter(f"date_from ({date_from}) is after date_until ({date_until}).")
-    return ListQuery(page, per_page, date_from, date_until, _text(args, "display_name"))
+    psd_from, psd_until = _dose_gy(args, "psd_from"), _dose_gy(args, "psd_until")
+    if psd_from is not None and psd_until is not None and psd_from > psd_until:
+        raise BadParameter(f"psd_from ({psd_from:g}) is above psd_until ({psd_until:g}).")
+    return ListQuery(page, per_page, date_from, date_until, _text(args, "display_name"), psd_from, psd_until)
 
 
 def modality_argument(args: Mapping[str, str]) -> str | None:
@@ -111,6 +120,16 @@ def _date(args: Mapping[str, str], name: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise BadParameter(f"{name} must be a date written yyyy-mm-dd, not {text[:40]!r}.") from None
+
+
+def _dose_gy(args: Mapping[str, str], name: str) -> float | None:
+    """A dose in Gy: a plain decimal, 0 or more (no NaN, infinity or exponent games)."""
+    text = (args.get(name) or "").strip()
+    if not text:
+        return None
+    if not _DECIMAL.fullmatch(text):
+        raise BadParameter(f"{name} must be a dose in Gy such as 2 or 0.5, not {text[:40]!r}.")
+    return float(text)
 
 
 def _text(args: Mapping[str, str], name: str) -> str | None:
