@@ -401,3 +401,40 @@ def test_detail_page_draws_the_map_in_chromium(loaded, sessions, database_url, t
     assert "1.786 m (assumed)" in dom and "73.2 kg (assumed)" in dom
     assert 'class="main-svg"' in dom  # Plotly drew the map
     assert "posterior" in dom and "superior (head)" in dom  # region overlay
+
+
+def test_a_system_assigned_a_known_geometry_is_modelled_and_says_so(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
+    """The Allura report names its system only as the SR's Device Observer Model Name (121015)."""
+    import datetime as dt
+
+    ds = sr_facts.read(corpus(PHILIPS_ALLURA))
+    assert not ds.get("ManufacturerModelName")
+    observer_models = [item.TextValue for item in sr_facts.children(ds, "121015")]
+    assert observer_models == ["Allura Xper"]
+    study_id = loaded(PHILIPS_ALLURA)
+    before = cache.refresh_skin_dose(sessions, study_id)
+    assert before is not None and before.status == cache.NOT_MODELLED
+    with sessions() as session:
+        study = session.get(model.Study, study_id)
+        session.add(
+            model.SkinDoseDevice(
+                equipment_fk=study.equipment_id, geometry="philips-allura", assigned_at=dt.datetime(2026, 12, 2)
+            )
+        )
+        session.commit()
+        assert cache.current_map(session, study_id) is None  # the assignment makes the stored result stale
+    after = cache.refresh_skin_dose(sessions, study_id)
+    assert after is not None and after.status == cache.COMPUTED, after and after.reason
+    assert after.device_geometry == "Philips Allura"
+    assert any("chosen by a user" in text for text in after.assumptions or [])
+    total_rp_gy = sum(sum(sr_facts.numbers(e, DOSE_RP)) for e in sr_facts.projection_events(ds))
+    with open(ENGINE_TABLES / "correction_medium_and_backscatter.csv") as table:
+        rows = list(csv.DictReader(table))
+    largest = max(float(r["backscatter"]) for r in rows) * max(float(r["mu_en_quotient"]) for r in rows)
+    # skin at most one phantom half-width (the phantom used) before the isocentre, the RP 15 cm before it
+    source_isocenter_cm = min(sr_facts.numbers(ds, SOURCE_ISOCENTER)) / 10
+    half_width_cm = (after.inputs_used or {})["phantom_dimensions_cm"]["radius_a"]
+    inverse_square = max(1.0, ((source_isocenter_cm - 15) / (source_isocenter_cm - half_width_cm)) ** 2)
+    assert 0 < (after.peak_skin_dose_gy or 0) <= total_rp_gy * largest * inverse_square
+    # the patient's weight is in the report (Patient's Weight), so mass is not assumed
+    assert after.patient_mass_kg == pytest.approx(float(ds.PatientWeight)) and not after.mass_assumed

@@ -20,10 +20,9 @@ import numpy as np
 
 from orthanc_rem import model
 from orthanc_rem.skin_dose import cache
-from orthanc_rem.skin_dose.devices import PHILIPS_ALLURA, SIEMENS_ARTIS, DeviceGeometry
+from orthanc_rem.skin_dose.devices import GEOMETRIES as DEVICES
+from orthanc_rem.skin_dose.devices import DeviceGeometry
 from orthanc_rem.skin_dose.inputs import skin_dose_inputs
-
-DEVICES: dict[str, DeviceGeometry] = {"siemens-artis": SIEMENS_ARTIS, "philips-allura": PHILIPS_ALLURA}
 
 
 def register(command: Callable[..., Any]) -> None:
@@ -37,6 +36,13 @@ def register(command: Callable[..., Any]) -> None:
         choices=sorted(DEVICES),
         help="geometry to use when the report's header does not name the system (result not stored)",
     )
+    device = command(
+        "skin-dose-device",
+        command_skin_dose_device,
+        "list systems with their skin dose geometry, or assign a known geometry to a system",
+    )
+    device.add_argument("--equipment", type=int, metavar="ID", help="equipment id (see the list)")
+    device.add_argument("--geometry", choices=[*sorted(DEVICES), "none"], help="geometry to assign; none removes it")
 
 
 def command_skin_dose(args: argparse.Namespace, service: Any) -> int:
@@ -65,6 +71,35 @@ def command_skin_dose(args: argparse.Namespace, service: Any) -> int:
     if args.png and "grid" in document:
         write_png(np.array(document["grid"]["dose_mgy"], dtype=np.float32), args.png)
     return 0 if document["status"] in (cache.COMPUTED, cache.NOT_MODELLED) else 1
+
+
+def command_skin_dose_device(args: argparse.Namespace, service: Any) -> int:
+    """Maps of the system's studies become stale with the change and are computed again when asked."""
+    from sqlalchemy import delete, select
+
+    from orthanc_rem.cli import open_database
+
+    sessions = open_database(service.settings, create=False)
+    with sessions() as session:
+        if args.equipment is not None and args.geometry:
+            if session.get(model.Equipment, args.equipment) is None:
+                print(f"orthanc-rem: there is no equipment with id {args.equipment}", file=sys.stderr)
+                return 1
+            session.execute(delete(model.SkinDoseDevice).where(model.SkinDoseDevice.equipment_fk == args.equipment))
+            if args.geometry != "none":
+                now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+                session.add(model.SkinDoseDevice(equipment_fk=args.equipment, geometry=args.geometry, assigned_at=now))
+            session.commit()
+        assigned = dict(session.execute(select(model.SkinDoseDevice.equipment_fk, model.SkinDoseDevice.geometry)).all())
+        for equipment in session.scalars(select(model.Equipment).order_by(model.Equipment.id)):
+            found = cache.find_device_geometry(equipment.manufacturer, equipment.manufacturer_model_name)
+            from_header = found.key if isinstance(found, DeviceGeometry) else "-"
+            print(
+                f"{equipment.id:>5}  {equipment.display_name:30}  {equipment.manufacturer or '':25} "
+                f"{equipment.manufacturer_model_name or '':25} header: {from_header:15} assigned: "
+                f"{assigned.get(equipment.id, '-')}"
+            )
+    return 0
 
 
 def _computed_with(sessions: Any, study_id: int, device: DeviceGeometry) -> dict[str, Any]:

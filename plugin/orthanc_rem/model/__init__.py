@@ -32,7 +32,7 @@ from orthanc_rem.model.projection import (
     XRaySource,
 )
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
-from orthanc_rem.model.skin_dose import SkinDoseMap
+from orthanc_rem.model.skin_dose import SkinDoseDevice, SkinDoseMap
 
 __all__ = [
     "AccumulatedMammographyDose",
@@ -53,6 +53,7 @@ __all__ = [
     "ProjectionIrradiationEvent",
     "ProjectionXRayRadiationDose",
     "RejectedObject",
+    "SkinDoseDevice",
     "SkinDoseMap",
     "Study",
     "XRayCalibration",

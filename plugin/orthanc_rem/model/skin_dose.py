@@ -51,3 +51,19 @@ class SkinDoseMap(Base):
     engine_version: Mapped[str | None] = mapped_column(Text, nullable=True)
     inputs_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class SkinDoseDevice(Base):
+    """A user's statement of which known geometry an X-ray system has (``orthanc-rem skin-dose-device``).
+
+    For reports whose header does not name the system (Philips Allura Xper reports in our corpus
+    carry it only as the SR's Device Observer Model Name, which extraction does not keep), so
+    that such a system can be modelled on purpose rather than guessed.
+    """
+
+    __tablename__ = "skin_dose_device"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    equipment_fk: Mapped[int] = mapped_column(ForeignKey("equipment.id", ondelete="CASCADE"), unique=True)
+    geometry: Mapped[str] = mapped_column(String(32), info={"doc": "a key of skin_dose.devices.GEOMETRIES"})
+    assigned_at: Mapped[dt.datetime] = mapped_column(DateTime)

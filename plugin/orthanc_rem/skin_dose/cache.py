@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orthanc_rem import model
 from orthanc_rem.skin_dose import engine
-from orthanc_rem.skin_dose.devices import DeviceGeometry
+from orthanc_rem.skin_dose.devices import GEOMETRIES, DeviceGeometry, find_device_geometry
 from orthanc_rem.skin_dose.inputs import NotModelled, SkinDoseInputs, skin_dose_inputs
 
 log = logging.getLogger(__name__)
+
+__all__ = ["find_device_geometry", "refresh_skin_dose", "skin_dose_document"]
 
 COMPUTED = "computed"
 NOT_MODELLED = "not_modelled"
@@ -54,13 +56,29 @@ def stored_map(session: Session, study_id: int) -> model.SkinDoseMap | None:
     return session.scalar(select(model.SkinDoseMap).where(model.SkinDoseMap.study_fk == study_id))
 
 
+def assigned_geometry(session: Session, study: model.Study) -> DeviceGeometry | None:
+    """The geometry a user assigned to the study's system, if any (``model.SkinDoseDevice``)."""
+    if study.equipment_id is None:
+        return None
+    key = session.scalar(
+        select(model.SkinDoseDevice.geometry).where(model.SkinDoseDevice.equipment_fk == study.equipment_id)
+    )
+    return GEOMETRIES.get(key) if key else None
+
+
+def study_inputs(
+    session: Session, study: model.Study, device: DeviceGeometry | None = None
+) -> SkinDoseInputs | NotModelled:
+    return skin_dose_inputs(study, device or assigned_geometry(session, study))
+
+
 def current_map(session: Session, study_id: int) -> model.SkinDoseMap | None:
     """The stored result if it is still current, else None (missing or stale)."""
     row = stored_map(session, study_id)
     study = session.get(model.Study, study_id)
     if row is None or study is None:
         return None
-    return row if row.inputs_hash == inputs_digest(skin_dose_inputs(study), installed_engine_version()) else None
+    return row if row.inputs_hash == inputs_digest(study_inputs(session, study), installed_engine_version()) else None
 
 
 def refresh_skin_dose(
@@ -71,7 +89,7 @@ def refresh_skin_dose(
         study = session.get(model.Study, study_id)
         if study is None or not is_fluoroscopy_with_report(study):
             return None
-        inputs = skin_dose_inputs(study, device)
+        inputs = study_inputs(session, study, device)
         version = installed_engine_version()
         digest = inputs_digest(inputs, version)
         row = stored_map(session, study_id)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 class DeviceGeometry:
     """How to read one system's table and positioner values in the engine's frame."""
 
+    key: str
     name: str
     #: Device model as PySkinDose's measured table transmission table names it (k_tab lookup).
     engine_model: str
@@ -40,6 +41,7 @@ class DeviceGeometry:
 
 
 SIEMENS_ARTIS = DeviceGeometry(
+    key="siemens-artis",
     name="Siemens Artis (AXIOM-Artis)",
     engine_model="AXIOM-Artis",
     translation_offset_cm=(0.0, 0.0, 0.0),
@@ -54,6 +56,7 @@ SIEMENS_ARTIS = DeviceGeometry(
 )
 
 PHILIPS_ALLURA = DeviceGeometry(
+    key="philips-allura",
     name="Philips Allura",
     engine_model="AlluraClarity",
     translation_offset_cm=(-0.3, 105.5, -173.35),
@@ -67,6 +70,9 @@ PHILIPS_ALLURA = DeviceGeometry(
     default_table_height_mm=905.0,
     note="conventions measured on an Allura Clarity; Allura Xper is the same platform (not verified)",
 )
+
+#: Geometries a user may assign to a system whose header does not name it (by key).
+GEOMETRIES: dict[str, DeviceGeometry] = {g.key: g for g in (SIEMENS_ARTIS, PHILIPS_ALLURA)}
 
 #: (manufacturer prefix, model names) -> geometry; compared case-, space- and dash-insensitively.
 _KNOWN_SYSTEMS: tuple[tuple[str, tuple[str, ...], DeviceGeometry], ...] = (

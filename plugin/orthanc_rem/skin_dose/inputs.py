@@ -285,8 +285,8 @@ def _table_rotation_reported(events: Sequence[model.ProjectionIrradiationEvent])
 def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -> SkinDoseInputs | NotModelled:
     """The engine's inputs for a study, or why it cannot be modelled.
 
-    ``device`` overrides the identification from the header (the CLI and benchmark use it for a
-    report whose header does not name the system).
+    ``device`` overrides the identification from the header: the geometry a user assigned to the
+    system (``cache.assigned_geometry``) or chose for one run (``orthanc-rem skin-dose --device``).
     """
     events = fluoroscopy_events(study)
     if not events:
@@ -299,6 +299,9 @@ def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -
         if isinstance(found, str):
             return NotModelled(found + _missing_geometry(events))
         device = found
+        chosen_note = ""
+    else:
+        chosen_note = f"system geometry {device.name} chosen by a user, not read from the report's header"
     orientation = orientation_of(events)
     if isinstance(orientation, NotModelled):
         return orientation
@@ -314,6 +317,8 @@ def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -
         )
     if any(e.acquisition_plane.casefold() == "plane b" for e in event_inputs):
         notes.notes.append("plane B events are modelled with the plane A conventions (not verified for biplane)")
+    if chosen_note:
+        notes.notes.append(chosen_note)
     if device.note:
         notes.notes.append(device.note)
     if not any(e.air_kerma_rp_mgy > 0 for e in event_inputs):

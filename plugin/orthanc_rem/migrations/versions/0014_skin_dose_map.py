@@ -1,4 +1,4 @@
-"""skin dose map cache per study
+"""skin dose map cache per study, geometry assigned to a system
 
 Revision ID: 0014
 Revises: 0008
@@ -46,7 +46,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('study_fk')
     )
+    op.create_table('skin_dose_device',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('equipment_fk', sa.Integer(), nullable=False),
+    sa.Column('geometry', sa.String(length=32), nullable=False),
+    sa.Column('assigned_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['equipment_fk'], ['equipment.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('equipment_fk')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('skin_dose_device')
     op.drop_table('skin_dose_map')
