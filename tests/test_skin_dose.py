@@ -438,3 +438,64 @@ def test_a_system_assigned_a_known_geometry_is_modelled_and_says_so(loaded, sess
     assert 0 < (after.peak_skin_dose_gy or 0) <= total_rp_gy * largest * inverse_square
     # the patient's weight is in the report (Patient's Weight), so mass is not assumed
     assert after.patient_mass_kg == pytest.approx(float(ds.PatientWeight)) and not after.mass_assumed
+
+
+def test_a_failing_engine_is_recorded_with_its_reason(loaded, sessions, monkeypatch):  # type: ignore[no-untyped-def]
+    study_id = loaded(SIEMENS_ZEE)
+
+    def broken(inputs: SkinDoseInputs) -> None:
+        raise ValueError("HVL table has no row for 151 kV")
+
+    monkeypatch.setattr(engine, "compute_skin_dose", broken)
+    row = cache.refresh_skin_dose(sessions, study_id)
+    assert row is not None and row.status == cache.FAILED
+    assert row.reason == "ValueError: HVL table has no row for 151 kV" and row.peak_skin_dose_gy is None
+    assert row.height_assumed and row.device_geometry  # the inputs used are kept with the failure
+
+
+def test_without_the_engine_installed_the_status_says_so(loaded, sessions, monkeypatch):  # type: ignore[no-untyped-def]
+    from importlib import metadata
+
+    study_id = loaded(SIEMENS_ZEE)
+
+    def missing(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    row = cache.refresh_skin_dose(sessions, study_id)
+    assert row is not None and row.status == cache.FAILED and "not installed" in (row.reason or "")
+
+
+def test_command_line_writes_json_and_png_and_assigns_a_geometry(corpus, tmp_path):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "orthanc_rem.cli", "--database", url, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+    imported = run("import", str(corpus(SIEMENS_ZEE)), str(corpus(PHILIPS_ALLURA)))
+    assert imported.returncode == 0, imported.stderr
+    dump = json.loads(run("dump").stdout)
+    ids = {d["study_instance_uid"]: d["id"] for d in dump}
+    zee = ids[sr_facts.read(corpus(SIEMENS_ZEE)).StudyInstanceUID]
+    result = run("skin-dose", str(zee), "--json", str(tmp_path / "map.json"), "--png", str(tmp_path / "map.png"))
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "map.json").read_text())
+    assert document["status"] == "computed" and f"{document['peak_skin_dose_gy']:.4f} Gy" in result.stdout
+    with Image.open(tmp_path / "map.png") as image:
+        assert image.format == "PNG"
+        assert image.size == (document["grid"]["columns"] * 4, document["grid"]["rows"] * 4)
+    allura = ids[sr_facts.read(corpus(PHILIPS_ALLURA)).StudyInstanceUID]
+    assert "not_modelled" in run("skin-dose", str(allura)).stdout
+    ds = sr_facts.read(corpus(PHILIPS_ALLURA))
+    listing = run("skin-dose-device").stdout.splitlines()
+    (line,) = [line for line in listing if str(ds.Manufacturer) in line]
+    equipment_id = int(line.split()[0])
+    assigned = run("skin-dose-device", "--equipment", str(equipment_id), "--geometry", "philips-allura")
+    assert assigned.returncode == 0 and "assigned: philips-allura" in assigned.stdout
+    assert "peak skin dose" in run("skin-dose", str(allura)).stdout
