@@ -273,6 +273,14 @@ def test_api_gives_the_map_the_reason_or_queues_it(loaded, sessions, database_ur
     zee = loaded(SIEMENS_ZEE)
     pending = client.get(f"/api/studies/{zee}/skin-dose", base_url=BASE_URL)
     assert pending.status_code == 202 and pending.get_json()["status"] == "pending"
+    assert client.get(f"/api/studies/{zee}/skin-dose", base_url=BASE_URL).status_code == 202  # the page polls
+    from orthanc_rem.skin_dose.worker import register_skin_dose_task
+    from orthanc_rem.tasks import create_huey
+
+    reader = create_huey(settings.queue_url)
+    register_skin_dose_task(reader, settings)
+    queued = [t for t in reader.pending() if t.name == "compute_skin_dose"]
+    assert [t.args for t in queued] == [(zee,)]  # queued once, however often the page asks
     cache.refresh_skin_dose(sessions, zee)
     document = client.get(f"/api/studies/{zee}/skin-dose", base_url=BASE_URL).get_json()
     assert document["status"] == "computed" and document["engine"]["name"] == "PySkinDose"

@@ -9,6 +9,8 @@ manual's "calculated in the background when a study is first viewed".
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,13 @@ from orthanc_rem_web.db import browser, dose_session
 from orthanc_rem_web.query import STUDY_ID
 
 blueprint = Blueprint("skin_dose", __name__)
+
+#: The page asks again every few seconds while a map is pending; one task per study is enough.
+#: (The dose browser runs in one process, Orthanc's, so a memory of what was queued suffices; a
+#: study queued twice anyway costs a digest check, since the second task finds the map current.)
+REQUEUE_AFTER_S = 300.0
+_queued_at: dict[tuple[str, int], float] = {}
+_queued_lock = threading.Lock()
 
 
 @functools.cache
@@ -48,12 +57,22 @@ def skin_dose(study_id: int) -> Any:
     current = cache.current_map(dose_session(), study_id)
     if current is not None:
         return cache.skin_dose_document(current)
-    _skin_dose_task(browser().settings.queue_url)(study_id)
+    _queue_once(browser().settings.queue_url, study_id)
     stale = cache.stored_map(dose_session(), study_id)
     document: dict[str, Any] = {"status": "pending", "reason": "queued for calculation by the workers"}
     if stale is not None:
         document["previous"] = cache.skin_dose_document(stale, with_grid=False)
     return document, 202
+
+
+def _queue_once(queue_url: str, study_id: int) -> None:
+    now = time.monotonic()
+    with _queued_lock:
+        last = _queued_at.get((queue_url, study_id))
+        if last is not None and now - last < REQUEUE_AFTER_S:
+            return
+        _queued_at[(queue_url, study_id)] = now
+    _skin_dose_task(queue_url)(study_id)
 
 
 @blueprint.get(f"/rf/{STUDY_ID}/openskin.csv")
