@@ -13,6 +13,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -507,3 +508,100 @@ def test_command_line_writes_json_and_png_and_assigns_a_geometry(corpus, tmp_pat
     assigned = run("skin-dose-device", "--equipment", str(equipment_id), "--geometry", "philips-allura")
     assert assigned.returncode == 0 and "assigned: philips-allura" in assigned.stdout
     assert "peak skin dose" in run("skin-dose", str(allura)).stdout
+
+
+def _engine_conventions(model_name: str) -> dict[str, Any]:
+    """The engine's own normalisation entry for a model (its normalization_settings.json)."""
+    settings = json.loads((Path(pyskindose.__file__).parent / "normalization_settings.json").read_text())
+    (entry,) = [e for e in settings["normalization_settings"] if model_name in e["models"]]
+    return entry
+
+
+def test_allura_peak_skin_dose_is_the_engines_answer_with_its_own_philips_conventions(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
+    """Translation offsets, axis and angle directions straight from PySkinDose's Allura Clarity entry;
+    field size from the shutters as the engine's "ASD" mode computes it; table height from Philips'
+    private container (the standard row is absent; our extraction does not keep the private one,
+    so the map used its flagged default, which equals the reported 905 mm)."""
+    import datetime as dt
+
+    import pandas as pd
+
+    study_id = loaded(PHILIPS_ALLURA)
+    with sessions() as session:
+        study = session.get(model.Study, study_id)
+        session.add(
+            model.SkinDoseDevice(
+                equipment_fk=study.equipment_id, geometry="philips-allura", assigned_at=dt.datetime(2026, 12, 2)
+            )
+        )
+        session.commit()
+    row = cache.refresh_skin_dose(sessions, study_id)
+    assert row is not None and row.status == cache.COMPUTED, row and row.reason
+    assert any("table height position" in a for a in row.assumptions or [])
+    conventions = _engine_conventions("Allura Clarity")
+    offset, sign = conventions["translation_offset"], {"+": 1, "-": -1}
+    direction = {k: sign[v] for k, v in conventions["translation_direction"].items()}
+    rotation = {k: sign[v] for k, v in conventions["rotation_direction"].items()}
+    ds = sr_facts.read(corpus(PHILIPS_ALLURA))
+    rows = []
+    for event in sr_facts.projection_events(ds):
+        materials = [item.ConceptCodeSequence[0].CodeMeaning for item in sr_facts.find(event, FILTER_MATERIAL)]
+        thickness = [
+            (lo + hi) / 2
+            for lo, hi in zip(sr_facts.numbers(event, FILTER_MIN), sr_facts.numbers(event, FILTER_MAX), strict=True)
+        ]
+        copper = sum(t for m, t in zip(materials, thickness, strict=True) if "Copper" in m)
+        aluminium = sum(t for m, t in zip(materials, thickness, strict=True) if "Alumin" in m)
+        (dsd,), (dsi,) = sr_facts.numbers(event, SOURCE_DETECTOR), sr_facts.numbers(event, SOURCE_ISOCENTER)
+        assert not sr_facts.numbers(event, TABLE_HEIGHT)
+
+        def private(meaning: str, event: Any = event) -> float:
+            (value,) = [
+                float(item.MeasuredValueSequence[0].NumericValue)
+                for item in sr_facts.items(event)
+                if item.get("MeasuredValueSequence") and item.ConceptNameCodeSequence[0].CodeMeaning == meaning
+            ]
+            return value
+
+        rows.append(
+            {
+                "model": "AlluraClarity",
+                "DSD": dsd / 10,
+                "DSI": dsi / 10,
+                "DID": (dsd - dsi) / 10,
+                "DSIRP": dsi / 10 - 15,
+                "acquisition_type": "",
+                "acquisition_plane": "Single Plane",
+                "Tx": offset["x"] + direction["x"] * sr_facts.numbers(event, TABLE_LONGITUDINAL)[0] / 10,
+                "Ty": offset["y"] + direction["y"] * private("Table Height Position") / 10,
+                "Tz": offset["z"] + direction["z"] * sr_facts.numbers(event, TABLE_LATERAL)[0] / 10,
+                "At1": 0.0,
+                "At2": 0.0,
+                "At3": 0.0,
+                "filter_thickness_Cu": copper,
+                "filter_thickness_Al": aluminium,
+                "Ap1": rotation["Ap1"] * sr_facts.numbers(event, PRIMARY_ANGLE)[0],
+                "Ap2": rotation["Ap2"] * sr_facts.numbers(event, SECONDARY_ANGLE)[0],
+                "Ap3": 0.0,
+                "DSL": conventions["detector_side_length"],
+                "FS_lat": (private("Top Shutter") + private("Bottom Shutter")) / 10 * dsd / 1000,
+                "FS_long": (private("Left Shutter") + private("Right Shutter")) / 10 * dsd / 1000,
+                "kVp": sr_facts.numbers(event, KVP)[0],
+                "K_IRP": sr_facts.numbers(event, DOSE_RP)[0] * 1000,
+            }
+        )
+    dims = (row.inputs_used or {})["phantom_dimensions_cm"]
+    settings = json.loads((Path(pyskindose.__file__).parent / "settings_example.json").read_text())
+    settings |= {"mode": "calculate_dose", "estimate_k_tab": False, "inherent_filtration": 3.1}
+    settings["corrections_db_path"] = str(engine.corrections_database())
+    settings["plot"]["notebook_mode"] = False
+    settings["phantom"]["dimension"] |= {
+        "cylinder_length": int(dims["length"]),
+        "cylinder_radii_a": dims["radius_a"],
+        "cylinder_radii_b": dims["radius_b"],
+    }
+    try:
+        direct = engine.run_engine(pd.DataFrame(rows), settings)
+    except TypeError:  # the engine's measured table has no row for these beams: its estimate, as ours
+        direct = engine.run_engine(pd.DataFrame(rows), settings | {"estimate_k_tab": True, "k_tab_val": 0.8})
+    assert row.peak_skin_dose_gy == pytest.approx(direct["psd"] / 1000, rel=1e-6)
