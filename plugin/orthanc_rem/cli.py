@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import cli_export, cli_sizes, cli_users, database, model, strict_json
+from orthanc_rem import cli_export, cli_sizes, cli_skin_dose, cli_users, database, model, strict_json
 from orthanc_rem.config import Settings, load_settings, read_orthanc_configuration
 from orthanc_rem.outcome import Outcome
 
@@ -372,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_qr.register(command)
     cli_export.register(command)
+    cli_skin_dose.register(command)
     return parser
 
 

@@ -37,6 +37,8 @@ class Settings:
     orthanc_url: str = "http://127.0.0.1:8042"
     orthanc_authorization: str | None = None
     page_size: int = 25
+    #: Skin dose map of a fluoroscopy RDSR computed by a worker right after its import (issue 12).
+    skin_dose_on_import: bool = True
 
     def worker_environment(self) -> dict[str, str]:
         """What a worker process needs to find the database, the queue and Orthanc."""
@@ -46,6 +48,7 @@ class Settings:
             "ORTHANC_REM_QUEUE": self.queue_url,
             "ORTHANC_REM_WORKERS": str(self.workers),
             "ORTHANC_REM_ORTHANC_URL": self.orthanc_url,
+            "ORTHANC_REM_SKIN_DOSE_ON_IMPORT": "1" if self.skin_dose_on_import else "0",
         }
         if self.orthanc_authorization:
             env["ORTHANC_REM_ORTHANC_AUTHORIZATION"] = self.orthanc_authorization
@@ -86,11 +89,22 @@ def load_settings(
         url_prefix="/" + str(section.get("UrlPrefix") or "rem").strip("/"),
         orthanc_url=_first(env.get("ORTHANC_REM_ORTHANC_URL"), section.get("OrthancUrl"))
         or f"http://127.0.0.1:{http_port}",
-        orthanc_authorization=_first(
-            env.get("ORTHANC_REM_ORTHANC_AUTHORIZATION"), section.get("OrthancAuthorization")
-        ),
+        orthanc_authorization=_first(env.get("ORTHANC_REM_ORTHANC_AUTHORIZATION"), section.get("OrthancAuthorization")),
         page_size=int(section.get("PageSize") or 25),
+        skin_dose_on_import=str(
+            _first(env.get("ORTHANC_REM_SKIN_DOSE_ON_IMPORT"), section.get("SkinDoseOnImport"), True)
+        )
+        .strip()
+        .lower()
+        not in ("0", "false", "no", "off"),
     )
+
+
+def _switch(value: Any, default: bool = True) -> bool:
+    """A yes/no setting from JSON (true/false) or the environment ("1"/"0", "true"/"false")."""
+    if value is None:
+        return default
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
 
 
 def normalise_database_url(url: str) -> str:

@@ -42,6 +42,7 @@ from orthanc_rem.request_parameters import (
     whole_number,
     yes_or_no,
 )
+from orthanc_rem.skin_dose import listing as skin_dose_listing
 
 __all__ = ["BadParameter", "StudyFilter", "parse_study_filter", "select_studies", "whole_number"]
 
@@ -210,6 +211,9 @@ class StudyFilter:
     dlp_until: float | None = None
     dap_from: float | None = None  # cGy.cm2, as the pages show DAP
     dap_until: float | None = None
+    #: Peak skin dose range in Gy (fluoroscopy), from the studies' computed skin dose maps.
+    psd_from: float | None = None
+    psd_until: float | None = None
     test_data: bool = True
     patient_name: str | None = None
     patient_id: str | None = None
@@ -250,7 +254,7 @@ def parse_study_filter(
     values["date_from"], values["date_until"] = iso_date(parameters, "date_from"), iso_date(parameters, "date_until")
     for name in (*_STUDY_TEXT, *_EQUIPMENT_TEXT, "acquisition_protocol", "system", "accession"):
         values[name] = free_text(parameters, name)
-    for name in ("age_from", "age_until", "dlp_from", "dlp_until", "dap_from", "dap_until"):
+    for name in ("age_from", "age_until", "dlp_from", "dlp_until", "dap_from", "dap_until", "psd_from", "psd_until"):
         values[name] = decimal_number(parameters, name)
     values["test_data"] = yes_or_no(parameters, "test_data", True)
     for name in ("patient_name", "patient_id"):
@@ -276,7 +280,7 @@ def _order_by(parameters: Mapping[str, str], chosen: str | None) -> str:
 
 def _check_ranges(f: StudyFilter) -> None:
     for low, high in (("date_from", "date_until"), ("age_from", "age_until"), ("dlp_from", "dlp_until"),
-                      ("dap_from", "dap_until")):  # fmt: skip
+                      ("dap_from", "dap_until"), ("psd_from", "psd_until")):  # fmt: skip
         low_value, high_value = getattr(f, low), getattr(f, high)
         if low_value is not None and high_value is not None and low_value > high_value:
             raise BadParameter(f"{low} ({low_value}) is after {high} ({high_value}).")
@@ -309,6 +313,7 @@ def _conditions(f: StudyFilter) -> list[ColumnElement[bool]]:
         conditions.append(_has_protocol(f.acquisition_protocol))
     conditions += _patient_conditions(f)
     conditions += _total_conditions(f)
+    conditions += skin_dose_listing.psd_conditions(f.psd_from, f.psd_until)
     return conditions
 
 

@@ -27,6 +27,7 @@ from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancU
 from orthanc_rem.outcome import Outcome
 from orthanc_rem.qr import worker_tasks as qr_tasks
 from orthanc_rem.qr.worker_tasks import QrTasks
+from orthanc_rem.skin_dose.worker import queue_skin_dose, register_skin_dose_task
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ QUEUE_NAME = "orthanc-rem"
 RETRY_DELAY_S = 10
 #: Failures of the moment, not of the object.
 POSTPONING: tuple[type[Exception], ...] = (OrthancUnavailable, *DATABASE_UNAVAILABLE)
+#: A new or replacing report changes a study's events: its skin dose map is (re)computed.
+SKIN_DOSE_OUTCOMES = frozenset({Outcome.IMPORTED, Outcome.REPLACED})
 #: At most one log line per worker this often while Orthanc or the database stays unavailable.
 UNAVAILABLE_LOG_INTERVAL_S = 60.0
 
@@ -86,6 +89,8 @@ class ExtractionQueue:
     import_patient_sizes: TaskWrapper | None = None
     #: Query-retrieve: query, retrieve, echo, scheduled queries (``orthanc_rem.qr.worker_tasks``).
     qr: QrTasks | None = None
+    #: Skin dose map of one study (``skin_dose.worker``), queued after a fluoroscopy RDSR import.
+    compute_skin_dose: TaskWrapper | None = None
 
     def queued_instance_ids(self) -> set[str]:
         """Orthanc IDs waiting in the queue or scheduled for a retry: late, not lost."""
@@ -135,6 +140,8 @@ def build_queue(settings: Settings) -> ExtractionQueue:
             # RetryTask does not count down huey's retries: the object waits as long as the outage.
             raise RetryTask(delay=RETRY_DELAY_S) from exc
         log_outcome(outcome)
+        if settings.skin_dose_on_import and outcome.outcome in SKIN_DOSE_OUTCOMES and outcome.route == RouteKind.RDSR:
+            queue_skin_dose(queue, outcome.study_id)
         return outcome.outcome
 
     @huey.task(name="recover_missed_instances")
@@ -165,6 +172,8 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     )
     export_tasks.register(huey, settings)
     queue.qr = qr_tasks.register(huey, settings, client)
+    queue = ExtractionQueue(huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint)
+    queue.compute_skin_dose = register_skin_dose_task(huey, settings)
     return queue
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, abort, request
 
 from orthanc_rem import ingest_status, study_document, study_filters
+from orthanc_rem.skin_dose import listing as skin_dose_listing
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import API_PER_PAGE, STUDY_ID, list_query, page_arguments
@@ -35,7 +36,9 @@ def studies() -> dict[str, Any]:
         "page": query.page,
         "per_page": query.per_page,
         "has_next": found.has_next,
-        "studies": [study_document.study_summary(row) for row in found.studies],
+        "studies": skin_dose_listing.add_peak_skin_dose(
+            dose_session(), map(study_document.study_summary, found.studies)
+        ),
     }
 
 

@@ -31,6 +31,7 @@ from orthanc_rem_web import (
     permissions,
     projection_display,
     qr_pages,
+    skin_dose_api,
 )
 from orthanc_rem_web.query import BadParameter
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     admin_pages.register(app)
     app.register_blueprint(qr_pages.blueprint)
     app.register_blueprint(export_pages.blueprint)
+    app.register_blueprint(skin_dose_api.blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BadParameter, _bad_parameter)
     app.register_error_handler(SQLAlchemyError, _database_error)

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 
 from orthanc_rem import import_settings, ingest_status, model, study_document, study_filters, system_summaries
+from orthanc_rem.skin_dose import listing as skin_dose_listing
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session, settings_description
 from orthanc_rem_web.query import STUDY_ID, list_query, page_arguments, per_page_choices
@@ -63,7 +64,7 @@ def _study_list(modality: str) -> str:
         modality=modality,
         list_endpoint=f"pages.{modality.lower()}_list",
         detail_endpoint=f"pages.{modality.lower()}_detail",
-        studies=[study_document.study_summary(s) for s in found.studies],
+        studies=skin_dose_listing.add_peak_skin_dose(dose_session(), map(study_document.study_summary, found.studies)),
         count=found.count,
         query=query,
         pages=list_pages(found, query.page, query.per_page),

@@ -1,0 +1,47 @@
+"""The huey task that computes a study's skin dose map apart from ingest.
+
+A 316-event report takes seconds in the engine; ingest must not wait for it, so the import task
+only queues this one (``tasks.build_queue``), and the dose pages queue it on demand when a study
+has no current map.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from huey import Huey
+from huey.api import TaskWrapper
+from huey.exceptions import RetryTask
+
+from orthanc_rem import database
+from orthanc_rem.config import Settings
+from orthanc_rem.ingest import DATABASE_UNAVAILABLE
+from orthanc_rem.skin_dose.cache import refresh_skin_dose
+
+if TYPE_CHECKING:
+    from orthanc_rem.tasks import ExtractionQueue
+
+log = logging.getLogger(__name__)
+RETRY_DELAY_S = 10
+
+
+def register_skin_dose_task(huey: Huey, settings: Settings) -> TaskWrapper:
+    @huey.task(name="compute_skin_dose")
+    def compute_skin_dose(study_id: int) -> str:
+        try:
+            row = refresh_skin_dose(database.session_factory(settings.database_url), study_id)
+        except DATABASE_UNAVAILABLE as exc:
+            raise RetryTask(delay=RETRY_DELAY_S) from exc
+        if row is None:
+            return "not fluoroscopy"
+        psd = f" PSD {row.peak_skin_dose_gy:.3f} Gy" if row.peak_skin_dose_gy is not None else ""
+        log.info("study %s: skin dose %s%s %s", study_id, row.status, psd, row.reason or "")
+        return row.status
+
+    return compute_skin_dose
+
+
+def queue_skin_dose(queue: ExtractionQueue, study_id: int | None) -> None:
+    if study_id is not None and queue.compute_skin_dose is not None:
+        queue.compute_skin_dose(study_id)
