@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 import sr_facts
 from browser import CHROMIUM, FLAGS
+from browser_session import log_in
 from orthanc_harness import REPO_ROOT, running_orthanc, storescu
 from orthanc_rem import database, model
 
@@ -77,6 +78,7 @@ def test_rename_a_system_and_import_sizes_in_the_browser(orthanc_with_a_study, p
     orthanc, sessions = orthanc_with_a_study
     header = sr_facts.read(corpus(CT_FILE))
 
+    log_in(page, orthanc, "/rem/admin/display-names")
     page.goto(orthanc.url("/rem/admin/display-names"))
     page.get_by_label(f"Select {header.InstitutionName} {header.StationName}").check()
     screenshot(page, "display-names.png")

@@ -374,7 +374,7 @@ def test_detail_page_draws_the_map_in_chromium(loaded, sessions, database_url, t
     from werkzeug.serving import make_server
 
     import browser
-    from orthanc_rem_web.app import create_app
+    from web_clients import logged_in_wsgi
 
     if "sqlite" not in database_url:
         pytest.skip("one database is enough for the page")
@@ -384,7 +384,7 @@ def test_detail_page_draws_the_map_in_chromium(loaded, sessions, database_url, t
     row = cache.refresh_skin_dose(sessions, study_id)
     assert row is not None and row.peak_skin_dose_gy is not None
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
-    server = make_server("127.0.0.1", 0, create_app(settings, sessions), threaded=True)
+    server = make_server("127.0.0.1", 0, logged_in_wsgi(settings, sessions), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -116,3 +116,21 @@ def log_in(client: FlaskClient, name: str, password: str) -> None:
     reply = client.post("/login", data={"name": name, "password": password, "csrf_token": token})
     assert reply.status_code == 302, reply.get_data(as_text=True)
     client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf_token_of(client, "/password")
+
+
+def logged_in_wsgi(settings: Settings, sessions: sessionmaker[Session], groups: Iterable[str] = users.GROUPS) -> Any:
+    """The dose browser as a WSGI app whose every request carries a logged-in user's session
+    cookie: for a real browser (``chromium --dump-dom``) pointed at a test server, which cannot
+    fill in the login form itself."""
+    app = browser_app(settings, sessions)
+    client = client_with_groups(settings, sessions, groups, app=app)
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME") or "session", domain="localhost", path="/")
+    assert cookie is not None, "the login set no session cookie"
+    wsgi_app = app.wsgi_app
+
+    def with_session(environ: Any, start_response: Any) -> Any:
+        environ["HTTP_COOKIE"] = f"{cookie.key}={cookie.value}"
+        return wsgi_app(environ, start_response)
+
+    app.wsgi_app = with_session  # type: ignore[method-assign]
+    return app

@@ -172,7 +172,6 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     )
     export_tasks.register(huey, settings)
     queue.qr = qr_tasks.register(huey, settings, client)
-    queue = ExtractionQueue(huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint)
     queue.compute_skin_dose = register_skin_dose_task(huey, settings)
     return queue
 
