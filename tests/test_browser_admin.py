@@ -126,6 +126,16 @@ def test_orthanc_explorers_study_page_opens_the_studys_dose_page(orthanc_with_a_
     (orthanc_study,) = orthanc.get_json("/studies")
     with sessions() as session:
         study_id = session.scalars(select(model.Study.id)).one()
+    # Orthanc Explorer needs one of Orthanc's own accounts (the plugin's filter checks them when
+    # Orthanc's authentication is off); the dose page it opens needs our login.
+    credentials = orthanc._credentials()
+    if credentials is not None:
+        username, password = credentials
+        context = page.context.browser.new_context(
+            http_credentials={"username": username, "password": password, "send": "always"}
+        )
+        page = context.new_page()
+    log_in(page, orthanc, "/rem/")
     page.goto(orthanc.url(f"/app/explorer.html#study?uuid={orthanc_study}"))
     with page.expect_popup() as popup:
         page.locator("#orthanc-rem-study-dose").click()
