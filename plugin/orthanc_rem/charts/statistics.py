@@ -37,7 +37,7 @@ def grouped_statistics(session: Session, rows: Subquery, keys: list[str]) -> lis
         ).subquery()
         ranked_keys = [ranked.c[key] for key in keys]
         # Integer division: the middle rank of an odd count twice, the two middle ranks of an even one.
-        middle = ranked.c.rank.in_([(ranked.c.size + 1) / 2, (ranked.c.size + 2) / 2])
+        middle = ranked.c.rank.in_([(ranked.c.size + 1) // 2, (ranked.c.size + 2) // 2])
         query = select(
             *ranked_keys,
             func.count(ranked.c.value).label("n"),
