@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from orthanc_rem import database, strict_json
 from orthanc_rem.config import Settings
-from orthanc_rem_web import api, charts_api, db, detail_display, pages, permissions, projection_display
+from orthanc_rem_web import api, charts_api, charts_page, db, detail_display, pages, permissions, projection_display
 from orthanc_rem_web.query import BadParameter
 
 _log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(charts_api.blueprint, url_prefix="/api")
+    app.register_blueprint(charts_page.blueprint, url_prefix="/charts")
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BadParameter, _bad_parameter)
     app.register_error_handler(SQLAlchemyError, _database_error)

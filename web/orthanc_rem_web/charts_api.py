@@ -22,10 +22,14 @@ _LIST_PAGES = {"CT": "pages.ct_list", "RF": "pages.rf_list", "DX": "pages.dx_lis
 @blueprint.get("/charts/<modality>/")
 @permissions.require(permissions.VIEW)
 def chart_names(modality: str) -> dict[str, Any]:
-    """The charts of one modality: name, title and kind."""
+    """The charts of one modality: name, title, kind, unit and whether the manual shows it by default."""
     chosen = _modality(modality)
-    return {"modality": chosen, "charts": [{"chart": c.name, "title": c.title, "kind": c.kind, "unit": c.unit}
-                                           for c in charts.charts_of(chosen)]}  # fmt: skip
+    defaults = charts.DEFAULT_CHARTS[chosen]
+    return {
+        "modality": chosen,
+        "charts": [{"chart": c.name, "title": c.title, "kind": c.kind, "unit": c.unit, "default": c.name in defaults}
+                   for c in charts.charts_of(chosen)],
+    }  # fmt: skip
 
 
 @blueprint.get("/charts/<modality>/<name>")

@@ -4,8 +4,18 @@ part 1 §8, part 2 §10): which charts exist (``catalogue``), the rows each one 
 (``options``) and the document the API returns (``chart_data``). No Flask here.
 """
 
-from orthanc_rem.charts.catalogue import CHARTS, Chart, chart, charts_of
+from orthanc_rem.charts.catalogue import CHARTS, DEFAULT_CHARTS, Chart, chart, charts_of
 from orthanc_rem.charts.chart_data import chart_data, drilldown
 from orthanc_rem.charts.options import ChartOptions, parse_chart_options
 
-__all__ = ["CHARTS", "Chart", "ChartOptions", "chart", "chart_data", "charts_of", "drilldown", "parse_chart_options"]
+__all__ = [
+    "CHARTS",
+    "DEFAULT_CHARTS",
+    "Chart",
+    "ChartOptions",
+    "chart",
+    "chart_data",
+    "charts_of",
+    "drilldown",
+    "parse_chart_options",
+]

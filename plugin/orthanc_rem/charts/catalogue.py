@@ -160,6 +160,16 @@ CHARTS: tuple[Chart, ...] = (
 )  # fmt: skip
 
 
+#: The charts the manual's chart options tick by default (L5337-5340).
+DEFAULT_CHARTS: dict[str, tuple[str, ...]] = {
+    "CT": ("dlp-per-acquisition-protocol",),
+    "DX": ("dap-per-acquisition-protocol", "dap-per-study-description", "study-frequency",
+           "dap-per-requested-procedure", "requested-procedure-frequency"),
+    "RF": ("dap-per-study-description",),
+    "MG": ("agd-vs-thickness",),
+}  # fmt: skip
+
+
 def chart(modality: str, name: str) -> Chart | None:
     for candidate in CHARTS:
         if candidate.modality == modality and candidate.name == name:
