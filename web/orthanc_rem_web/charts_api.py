@@ -61,4 +61,5 @@ def _list_url(modality: str, parameters: dict[str, str] | None) -> str | None:
     """The list page showing the studies behind a bar, slice or bin (the list's own URL names the modality)."""
     if parameters is None:
         return None
-    return url_for(_LIST_PAGES[modality], **{k: v for k, v in parameters.items() if k != "modality"})
+    values: dict[str, Any] = {key: value for key, value in parameters.items() if key != "modality"}
+    return url_for(_LIST_PAGES[modality], **values)
