@@ -54,31 +54,31 @@ _study = model.Study
 
 
 def _ct_acquisitions(value: Any) -> Rows:
-    return lambda _s, ids, o: sources.ct_events(ids, o, _ct_event.acquisition_protocol, value, localisers=False)
+    return lambda _s, where, o: sources.ct_events(where, o, _ct_event.acquisition_protocol, value, localisers=False)
 
 
 def _ct_events_per_study_description(value: Any) -> Rows:
-    return lambda _s, ids, o: sources.ct_events(ids, o, _study.study_description, value, localisers=False)
+    return lambda _s, filtered, o: sources.ct_events(filtered, o, _study.study_description, value, localisers=False)
 
 
 def _totals_by(name: Any, value: Any) -> Rows:
-    return lambda _s, ids, o: sources.study_totals(ids, o, name, value)
+    return lambda _s, filtered, o: sources.study_totals(filtered, o, name, value)
 
 
 def _events_per_study(name: Any, projection: bool) -> Rows:
-    return lambda _s, ids, o: sources.events_per_study(ids, o, name, projection)
+    return lambda _s, filtered, o: sources.events_per_study(filtered, o, name, projection)
 
 
 def _projection_acquisitions(value: Any, with_source: bool) -> Rows:
-    return lambda _s, ids, o: sources.projection_events(ids, o, value, with_source)
+    return lambda _s, filtered, o: sources.projection_events(filtered, o, value, with_source)
 
 
 def _mammography(value: Any) -> Rows:
-    return lambda _s, ids, o: sources.mammography_points(ids, o, value)
+    return lambda _s, filtered, o: sources.mammography_points(filtered, o, value)
 
 
-def _workload(session: Session, ids: Any, _o: ChartOptions) -> Select[Any]:
-    return sources.workload(session, ids)
+def _workload(session: Session, filtered: Any, _o: ChartOptions) -> Select[Any]:
+    return sources.workload(session, filtered)
 
 
 _CT_DLP = _ct_acquisitions(_ct_event.dlp_mgycm)

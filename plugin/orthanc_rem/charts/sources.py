@@ -1,8 +1,9 @@
 """The narrow rows each chart aggregates: (study id, category, series, value), one per event or
 per study of the filtered studies, with blank names as "Blank" and blank or zero values left out.
 
-Every function takes the filtered studies' ids as a subquery (``orthanc_rem.study_filters``) and
-returns a ``Select`` that the statistics (``charts.statistics``) group in the database.
+Every function takes the list filter's condition on ``study`` (``orthanc_rem.study_filters``; the
+study table is joined once, not once more for a subquery of ids) and returns a ``Select`` that the
+statistics (``charts.statistics``) group in the database.
 """
 
 from __future__ import annotations
@@ -45,10 +46,9 @@ def series(options: ChartOptions) -> ColumnElement[str]:
     return literal(ALL_SYSTEMS, String)
 
 
-def _studies(query: Select[Any], ids: Any) -> Select[Any]:
-    return query.join(ids, ids.c.id == model.Study.id).outerjoin(
-        model.Equipment, model.Equipment.id == model.Study.equipment_id
-    )
+def _studies(query: Select[Any], filtered: Any) -> Select[Any]:
+    """The rows of the filtered studies (``filtered``: the filter's condition on ``study``) with their system."""
+    return query.where(filtered).outerjoin(model.Equipment, model.Equipment.id == model.Study.equipment_id)
 
 
 def _present(value: Any) -> ColumnElement[bool]:
@@ -56,7 +56,7 @@ def _present(value: Any) -> ColumnElement[bool]:
     return value > 0
 
 
-def ct_events(ids: Any, options: ChartOptions, protocol_category: Any, value: Any, localisers: bool) -> Select[Any]:
+def ct_events(filtered: Any, options: ChartOptions, protocol_category: Any, value: Any, localisers: bool) -> Select:
     """One row per CT irradiation event with a non-zero ``value`` of the filtered studies."""
     event, dose = model.CtIrradiationEvent, model.CtRadiationDose
     query = (
@@ -66,14 +66,14 @@ def ct_events(ids: Any, options: ChartOptions, protocol_category: Any, value: An
         .join(dose, event.ct_radiation_dose_fk == dose.id)
         .join(model.Study, dose.study_fk == model.Study.id)
     )  # fmt: skip
-    query = _studies(query, ids).where(_present(value))
+    query = _studies(query, filtered).where(_present(value))
     if not localisers:
         meaning = event.ct_acquisition_type_meaning
         query = query.where(or_(meaning.is_(None), meaning != CONSTANT_ANGLE))
     return query
 
 
-def projection_events(ids: Any, options: ChartOptions, value: Any, with_source: bool) -> Select[Any]:
+def projection_events(filtered: Any, options: ChartOptions, value: Any, with_source: bool) -> Select[Any]:
     """One row per projection irradiation event (with its X-ray source when the value is on it)."""
     event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose
     query = (
@@ -85,19 +85,19 @@ def projection_events(ids: Any, options: ChartOptions, value: Any, with_source: 
     )  # fmt: skip
     if with_source:
         query = query.join(model.XRaySource, model.XRaySource.event_fk == event.id)
-    return _studies(query, ids).where(_present(value))
+    return _studies(query, filtered).where(_present(value))
 
 
-def study_totals(ids: Any, options: ChartOptions, name: Any, value: Any) -> Select[Any]:
+def study_totals(filtered: Any, options: ChartOptions, name: Any, value: Any) -> Select[Any]:
     """One row per study with a non-zero total (DLP, DAP), as the lists show it."""
     query = select(
         model.Study.id.label("study_id"), category(name, options).label("category"),
         series(options).label("series"), value.label("value"),
     ).join(model.StudyTotals, model.StudyTotals.study_fk == model.Study.id)  # fmt: skip
-    return _studies(query, ids).where(_present(value))
+    return _studies(query, filtered).where(_present(value))
 
 
-def events_per_study(ids: Any, options: ChartOptions, name: Any, projection: bool) -> Select[Any]:
+def events_per_study(filtered: Any, options: ChartOptions, name: Any, projection: bool) -> Select[Any]:
     """One row per study with at least one event: the number of its irradiation events."""
     if projection:
         event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose
@@ -115,10 +115,10 @@ def events_per_study(ids: Any, options: ChartOptions, name: Any, projection: boo
         model.Study.id.label("study_id"), category(name, options).label("category"),
         series(options).label("series"), cast(counts.c.events, Float).label("value"),
     ).join(counts, counts.c.study_fk == model.Study.id)  # fmt: skip
-    return _studies(query, ids)
+    return _studies(query, filtered)
 
 
-def workload(session: Session, ids: Any) -> Select[Any]:
+def workload(session: Session, filtered: Any) -> Select[Any]:
     """Every filtered study with a date (zero and blank doses included, as the manual says):
     its weekday (0 Sunday … 6 Saturday) and hour (blank when the time is not recorded)."""
     study = model.Study
@@ -129,7 +129,7 @@ def workload(session: Session, ids: Any) -> Select[Any]:
         weekday = func.strftime("%w", study.study_date)
         hour = func.strftime("%H", study.study_time)
     query = select(study.id.label("study_id"), weekday.label("weekday"), hour.label("hour"))
-    return query.join(ids, ids.c.id == study.id).where(study.study_date.is_not(None))
+    return query.where(filtered, study.study_date.is_not(None))
 
 
 def period_start(session: Session, period: str) -> Any:
@@ -144,7 +144,7 @@ def period_start(session: Session, period: str) -> Any:
     return func.strftime("%Y-%m-01" if period == "month" else "%Y-01-01", date)
 
 
-def mammography_points(ids: Any, options: ChartOptions, value: Any) -> Select[Any]:
+def mammography_points(filtered: Any, options: ChartOptions, value: Any) -> Select[Any]:
     """One row per mammography event with a compressed breast thickness and a non-zero ``value``:
     the thickness (x), the value (y), the breast (laterality) and the series."""
     event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose
@@ -159,4 +159,4 @@ def mammography_points(ids: Any, options: ChartOptions, value: Any) -> Select[An
         .join(model.XRaySource, model.XRaySource.event_fk == event.id)
         .join(model.XRayMechanical, model.XRayMechanical.event_fk == event.id)
     )  # fmt: skip
-    return _studies(query, ids).where(_present(thickness), _present(value))
+    return _studies(query, filtered).where(_present(thickness), _present(value))

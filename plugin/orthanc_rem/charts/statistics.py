@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, Integer, Subquery, and_, case, cast, func, literal, select
+from sqlalchemy import Float, Integer, String, Subquery, and_, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 
@@ -18,9 +18,19 @@ def dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def group_keys(session: Session, rows: Subquery, keys: list[str]) -> list[Any]:
+    """The grouping columns; on PostgreSQL text is grouped in the "C" collation (bytewise): grouping
+    sorts every row, and the locale's rules made that several times slower. Categories are put in
+    order for display afterwards, case-insensitively."""
+    if dialect(session) != "postgresql":
+        return [rows.c[key] for key in keys]
+    return [rows.c[key].collate("C").label(key) if isinstance(rows.c[key].type, String) else rows.c[key]
+            for key in keys]  # fmt: skip
+
+
 def grouped_statistics(session: Session, rows: Subquery, keys: list[str]) -> list[dict[str, Any]]:
     """One dict per group of ``keys``: the keys' values, ``n``, ``mean`` and ``median`` of ``value``."""
-    key_columns = [rows.c[key] for key in keys]
+    key_columns = group_keys(session, rows, keys)
     if dialect(session) == "postgresql":
         query = select(
             *key_columns,
@@ -53,7 +63,7 @@ def grouped_statistics(session: Session, rows: Subquery, keys: list[str]) -> lis
 
 def grouped_counts(session: Session, rows: Subquery, keys: list[str]) -> list[dict[str, Any]]:
     """One dict per group of ``keys`` with the number of rows, ``n``."""
-    key_columns = [rows.c[key] for key in keys]
+    key_columns = group_keys(session, rows, keys)
     query = select(*key_columns, func.count().label("n")).group_by(*key_columns)
     return [{**{key: row._mapping[key] for key in keys}, "n": int(row.n)} for row in session.execute(query)]
 
