@@ -139,3 +139,15 @@ def test_bad_options_and_unknown_charts_are_clear_errors(client):  # type: ignor
         assert response.status_code == 400 and expected in response.get_json()["error"]
     assert client.get("/api/charts/ct/no-such-chart", base_url=BASE_URL).status_code == 404
     assert client.get("/api/charts/xx/workload", base_url=BASE_URL).status_code == 404
+
+
+def test_charts_are_of_the_filtered_studies_only(client, store):  # type: ignore[no-untyped-def]
+    store(study(1, "Head", [100.0], protocol="Brain"))
+    store(study(2, "Chest", [300.0], protocol="Lung"))
+    store(study(3, "Chest", [500.0], protocol="Lung low dose", study_date=dt.date(2023, 1, 1)))
+    by_protocol = chart(client, f"dlp-per-study-description?{ONE_SERIES}&acquisition_protocol=lung")
+    assert [(i["category"], i["n"], i["mean"]) for i in by_protocol["data"]] == [("Chest", 2, 400.0)]
+    by_date = chart(client, f"dlp-per-acquisition-protocol?{ONE_SERIES}&date_from=2024-01-01")
+    assert {i["category"] for i in by_date["data"]} == {"Brain", "Lung"}
+    workload = chart(client, "workload?study_description=chest")
+    assert sum(day["n"] for day in workload["data"]) == 2
