@@ -63,6 +63,8 @@ def test_median_of_odd_and_even_counts_without_blank_or_zero_doses(client, store
     data = by_category(chart(client, f"dlp-per-acquisition-protocol?{ONE_SERIES}"))
     assert (data["Odd"]["n"], data["Odd"]["mean"], data["Odd"]["median"]) == (3, 200.0, 200.0)
     assert (data["Even"]["n"], data["Even"]["mean"], data["Even"]["median"]) == (4, 25.0, 25.0)
+    mean_only = by_category(chart(client, f"dlp-per-acquisition-protocol?{ONE_SERIES}&average=mean"))
+    assert (mean_only["Odd"]["mean"], mean_only["Odd"]["median"]) == (200.0, None)  # the sort is skipped
 
 
 def test_blank_names_are_blank_and_localisers_are_left_out(client, store):  # type: ignore[no-untyped-def]

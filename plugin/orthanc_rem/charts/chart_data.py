@@ -54,7 +54,7 @@ def chart_data(session: Session, chart: Chart, study_filter: StudyFilter, option
 def _averages(session: Session, chart: Chart, rows: Select[Any], study_filter: StudyFilter,
               options: ChartOptions) -> list[dict[str, Any]]:  # fmt: skip
     subquery = rows.subquery()
-    data = statistics.grouped_statistics(session, subquery, ["category", "series"])
+    data = statistics.grouped_statistics(session, subquery, ["category", "series"], options.average != "mean")
     for item in data:
         item["filter"] = drilldown(chart, study_filter, options, item["category"], item["series"])
     if options.histogram:
@@ -79,7 +79,7 @@ def _frequencies(session: Session, chart: Chart, rows: Select[Any], study_filter
 def _over_time(session: Session, rows: Select[Any], options: ChartOptions) -> list[dict[str, Any]]:
     dated = rows.add_columns(sources.period_start(session, options.period).label("period"))
     dated = dated.where(model.Study.study_date.is_not(None))
-    data = statistics.grouped_statistics(session, dated.subquery(), ["category", "period"])
+    data = statistics.grouped_statistics(session, dated.subquery(), ["category", "period"], options.average != "mean")
     for item in data:
         item["period"] = str(item["period"])
     return sorted(data, key=lambda item: (item["category"].casefold(), item["period"]))

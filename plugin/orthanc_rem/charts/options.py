@@ -17,7 +17,7 @@ BINS = range(2, 41)
 
 @dataclass(frozen=True)
 class ChartOptions:
-    """Defaults as the manual's user options: both averages computed, a series per system,
+    """Defaults as the manual's user options: both averages (the median only computed when shown), a series per system,
     frequency sorting in descending order, 20 histogram bins, months for charts over time."""
 
     average: str = "both"
