@@ -314,6 +314,15 @@ class OrthancProcess:
         assert "rem_session=" in cookies, "login failed"
         return cookies
 
+    def dose_browser_headers(self, name: str = "admin", password: str | None = None) -> dict[str, str]:
+        """Headers of a logged-in dose-browser user's requests: the session cookie and the session's
+        CSRF token, as the pages' own scripts send them (our pages take no Basic credentials)."""
+        cookie = self.log_in(name, password)
+        page = self.request("GET", self.dose_browser_prefix + "/password", None, {"Cookie": cookie}).decode()
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, page
+        return {"Cookie": cookie, "X-CSRF-Token": match.group(1)}
+
     def get_json(self, path: str, timeout: float = 30.0) -> Any:
         return json.loads(self.request("GET", path, timeout=timeout))
 

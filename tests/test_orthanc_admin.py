@@ -56,7 +56,8 @@ def explorer_links_to_the_dose_pages(orthanc) -> None:  # type: ignore[no-untype
     # The link is relative to /app/: it lands on the dose browser's home page.
     target = urllib.parse.urljoin(orthanc.url("/app/explorer.html"), "../rem/")
     assert target == orthanc.url("/rem/")
-    assert b"Dose browser" in orthanc.request("GET", "/rem/")
+    # It lands on our login page (the dose pages need our login, not an Orthanc account).
+    assert b'name="csrf_token"' in orthanc.request("GET", "/rem/")
 
 
 def test_a_size_file_uploaded_as_the_raw_body_is_imported_by_a_worker(orthanc_with_plugin, corpus):
@@ -71,22 +72,27 @@ def test_a_size_file_uploaded_as_the_raw_body_is_imported_by_a_worker(orthanc_wi
     orthanc.wait_until(imported, timeout=60, interval=0.25, message="the CT report was not imported")
     header = sr_facts.read(corpus(CT_FILE))
     content = f"Accession,Height,Weight\n{header.AccessionNumber},181,77\n".encode()
+    logged_in = orthanc.dose_browser_headers()
     answer = json.loads(
         orthanc.request(
             "POST",
             "/rem/admin/sizes/upload",
             content,
-            {"Content-Type": "text/csv", "X-File-Name": urllib.parse.quote("März.csv")},
+            {"Content-Type": "text/csv", "X-File-Name": urllib.parse.quote("März.csv"), **logged_in},
         )
     )
     form = urllib.parse.urlencode(
         {"identifier_column": "Accession", "identifier_type": "accession_number", "height_column": "Height",
          "height_unit": "cm", "weight_column": "Weight"}
     ).encode()  # fmt: skip
-    orthanc.request("POST", answer["columns_url"], form, {"Content-Type": "application/x-www-form-urlencoded"})
+    orthanc.request(
+        "POST", answer["columns_url"], form, {"Content-Type": "application/x-www-form-urlencoded", **logged_in}
+    )
     progress_path = f"/rem/admin/sizes/{answer['id']}/progress"
     final = orthanc.wait_until(
-        lambda: (p := orthanc.get_json(progress_path))["status"] in ("finished", "aborted", "failed") and p,
+        lambda: (p := json.loads(orthanc.request("GET", progress_path, None, logged_in)))["status"]
+        in ("finished", "aborted", "failed")
+        and p,
         timeout=60,
         interval=0.25,
         message="the size import did not end",

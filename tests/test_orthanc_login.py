@@ -138,7 +138,7 @@ def test_orthanc_rest_needs_an_orthanc_account_and_rem_our_login(shipped, corpus
     # The worker account: its routes only, as before.
     worker = ("orthanc-rem-worker", worker_password)
     assert call(orthanc, "GET", "/instances", account=worker)[0] == 200
-    assert call(orthanc, "GET", "/system", account=worker)[0] == 403
+    assert call(orthanc, "GET", "/patients", account=worker)[0] == 403
     assert call(orthanc, "GET", "/rem/api/studies", account=worker)[0] == 403
 
 

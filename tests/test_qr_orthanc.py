@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 import sr_facts
-from browser import dump_dom
+from browser_session import logged_in_dom
 from orthanc_harness import REPO_ROOT, OrthancProcess, free_ports, running_orthanc, storescu
 from orthanc_rem import database, model
 from qr_studies import images_for, newer_cumulative_report
@@ -159,14 +159,14 @@ def test_query_retrieve_from_a_pacs_orthanc_fetches_only_dose_objects_once(peers
 
 
 def web(ours: OrthancProcess, path: str, form: dict[str, str] | None = None) -> tuple[str, str]:
-    """(final URL, page) of a GET, or of a form POST after its redirect, as the admin."""
-    import base64
+    """(final URL, page) of a GET, or of a form POST after its redirect, as the logged-in admin."""
     import urllib.parse
     import urllib.request
 
     body = urllib.parse.urlencode(form).encode() if form is not None else None
     request = urllib.request.Request(ours.url(path), data=body, method="POST" if form is not None else "GET")
-    request.add_header("Authorization", "Basic " + base64.b64encode(":".join(ADMIN).encode()).decode())
+    for header, value in ours.dose_browser_headers().items():
+        request.add_header(header, value)
     if form is not None:
         request.add_header("Content-Type", "application/x-www-form-urlencoded")
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -207,7 +207,7 @@ def test_query_and_retrieve_from_the_pages_served_by_orthanc(peers, corpus):
     received = {i["MainDicomTags"]["SOPInstanceUID"] for i in ours.get_json("/instances?expand")}
     assert received == {uid(path) for path in wanted}
     # as a browser shows it: headless Chromium loads the page served by Orthanc
-    page = dump_dom(ours.url(f"/rem/qr/queries/{query_id}").replace("://", f"://{ADMIN[0]}:{ADMIN[1]}@"))
+    page = logged_in_dom(ours, f"/rem/qr/queries/{query_id}")
     assert "SR: 1" in page and "1 of 1 series moved" in page and "Move complete: 1 series of 1 studies" in page
 
 

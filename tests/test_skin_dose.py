@@ -296,7 +296,7 @@ def test_api_gives_the_map_the_reason_or_queues_it(loaded, sessions, database_ur
     assert client.get("/api/studies/999999/skin-dose", base_url=BASE_URL).status_code == 404
     page = client.get(f"/rf/{zee}", base_url=BASE_URL).get_data(as_text=True)
     assert "skin-dose" in page and "plotly.min.js" in page and "openskin.csv" in page
-    script = client.get("/static/plotly.min.js", base_url=BASE_URL)
+    script = client.get("/charts/plotly.min.js", base_url=BASE_URL)
     assert script.status_code == 200 and b"plotly" in script.get_data()[:2000].lower()
 
 

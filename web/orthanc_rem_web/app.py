@@ -24,6 +24,8 @@ from orthanc_rem_web import (
     admin_pages,
     api,
     auth,
+    charts_api,
+    charts_page,
     db,
     detail_display,
     export_pages,
@@ -75,6 +77,8 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     app.register_blueprint(qr_pages.blueprint)
     app.register_blueprint(export_pages.blueprint)
     app.register_blueprint(skin_dose_api.blueprint)
+    app.register_blueprint(charts_api.blueprint, url_prefix="/api")
+    app.register_blueprint(charts_page.blueprint, url_prefix="/charts")
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BadParameter, _bad_parameter)
     app.register_error_handler(SQLAlchemyError, _database_error)

@@ -26,6 +26,12 @@ from orthanc_rem_web.query import BadParameter
 
 blueprint = Blueprint("exports", __name__)
 
+
+@blueprint.app_template_global()
+def export_list_args() -> dict[str, str]:
+    """The list's query string for its export buttons, less what the export URL itself names."""
+    return {name: value for name, value in request.args.items() if name not in ("modality", "export_format")}
+
 #: The patient identifiable variants a user in the pid group may ask for (form field ``pid``).
 PATIENT_VARIANTS = {"": PatientData(), "names": PatientData(names=True), "ids": PatientData(ids=True),
                     "both": PatientData(names=True, ids=True)}  # fmt: skip

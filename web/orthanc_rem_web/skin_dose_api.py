@@ -11,10 +11,9 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, send_file
+from flask import Blueprint, Response, abort
 
 from orthanc_rem import model
 from orthanc_rem.skin_dose import cache
@@ -84,14 +83,3 @@ def openskin_export(study_id: int) -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="OpenSkinExport-study{study_id}.csv"'},
     )
-
-
-@blueprint.get("/static/plotly.min.js")
-def plotly_js() -> Response:
-    """plotly.js from the plotly Python package (the extra ``skin``): no CDN, works offline."""
-    try:
-        import plotly
-    except ImportError:
-        abort(404, description="plotly is not installed (pip install 'orthanc-rem[skin]')")
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    return send_file(path, mimetype="text/javascript", max_age=86400)

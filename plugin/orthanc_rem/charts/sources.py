@@ -1,0 +1,165 @@
+"""The narrow rows each chart aggregates: (study id, category, series, value), one per event or
+per study of the filtered studies, with blank names as "Blank" and blank or zero values left out.
+
+Every function takes the list filter's condition on ``study`` (``orthanc_rem.study_filters``; the
+study table is joined once, not once more for a subquery of ids) and returns a ``Select`` that the
+statistics (``charts.statistics``) group in the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Select, String, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from orthanc_rem import model
+from orthanc_rem.charts.options import ChartOptions
+from orthanc_rem.charts.statistics import dialect
+from orthanc_rem.study_filters import folded
+
+BLANK = "Blank"
+ALL_SYSTEMS = "All systems"
+#: CT Acquisition Type (CID 10013) of localisers and topograms, left out of the acquisition and
+#: study CTDIvol charts (OpenREM's ``exclude_constant_angle``): their dose says nothing about the scan.
+CONSTANT_ANGLE = "Constant Angle Acquisition"
+
+#: The requested procedure as the lists search it: the code meaning, else the description.
+REQUESTED_PROCEDURE = func.coalesce(
+    func.nullif(func.trim(model.Study.requested_procedure_code_meaning), ""),
+    model.Study.requested_procedure_description,
+)
+
+
+def category(column: Any, options: ChartOptions) -> ColumnElement[str]:
+    """A name to group by: trimmed, lower-cased when categories are case-insensitive, "Blank" if empty."""
+    text: Any = func.trim(column)
+    if options.case_insensitive:
+        text = folded(text)
+    return func.coalesce(func.nullif(text, ""), BLANK)
+
+
+def series(options: ChartOptions) -> ColumnElement[str]:
+    """The system's display name when there is a series per system, else one series."""
+    if options.series_per_system:
+        return func.coalesce(model.Equipment.display_name, BLANK)
+    return literal(ALL_SYSTEMS, String)
+
+
+def _studies(query: Select[Any], filtered: Any) -> Select[Any]:
+    """The rows of the filtered studies (``filtered``: the filter's condition on ``study``) with their system."""
+    return query.where(filtered).outerjoin(model.Equipment, model.Equipment.id == model.Study.equipment_id)
+
+
+def _present(value: Any) -> ColumnElement[bool]:
+    """Blank and zero doses are left out of averages and frequencies (manual, #494)."""
+    return value > 0
+
+
+def ct_events(filtered: Any, options: ChartOptions, protocol_category: Any, value: Any, localisers: bool) -> Select:
+    """One row per CT irradiation event with a non-zero ``value`` of the filtered studies."""
+    event, dose = model.CtIrradiationEvent, model.CtRadiationDose
+    query = (
+        select(model.Study.id.label("study_id"), category(protocol_category, options).label("category"),
+               series(options).label("series"), cast(value, Float).label("value"))
+        .select_from(event)
+        .join(dose, event.ct_radiation_dose_fk == dose.id)
+        .join(model.Study, dose.study_fk == model.Study.id)
+    )  # fmt: skip
+    query = _studies(query, filtered).where(_present(value))
+    if not localisers:
+        meaning = event.ct_acquisition_type_meaning
+        query = query.where(or_(meaning.is_(None), meaning != CONSTANT_ANGLE))
+    return query
+
+
+def projection_events(filtered: Any, options: ChartOptions, value: Any, with_source: bool) -> Select[Any]:
+    """One row per projection irradiation event (with its X-ray source when the value is on it)."""
+    event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose
+    query = (
+        select(model.Study.id.label("study_id"), category(event.acquisition_protocol, options).label("category"),
+               series(options).label("series"), value.label("value"))
+        .select_from(event)
+        .join(dose, event.radiation_dose_fk == dose.id)
+        .join(model.Study, dose.study_fk == model.Study.id)
+    )  # fmt: skip
+    if with_source:
+        query = query.join(model.XRaySource, model.XRaySource.event_fk == event.id)
+    return _studies(query, filtered).where(_present(value))
+
+
+def study_totals(filtered: Any, options: ChartOptions, name: Any, value: Any) -> Select[Any]:
+    """One row per study with a non-zero total (DLP, DAP), as the lists show it."""
+    query = select(
+        model.Study.id.label("study_id"), category(name, options).label("category"),
+        series(options).label("series"), value.label("value"),
+    ).join(model.StudyTotals, model.StudyTotals.study_fk == model.Study.id)  # fmt: skip
+    return _studies(query, filtered).where(_present(value))
+
+
+def events_per_study(filtered: Any, options: ChartOptions, name: Any, projection: bool) -> Select[Any]:
+    """One row per study with at least one event: the number of its irradiation events."""
+    if projection:
+        event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose
+        event_join = event.radiation_dose_fk == dose.id
+    else:
+        event, dose = model.CtIrradiationEvent, model.CtRadiationDose  # type: ignore[assignment]
+        event_join = model.CtIrradiationEvent.ct_radiation_dose_fk == dose.id
+    # Counted per filtered study in one GROUP BY (a subquery counting every study's events first
+    # read all 5M events of a million studies even for one year's chart).
+    categorised = category(name, options).label("category")
+    named_series = series(options).label("series")
+    query = (
+        select(model.Study.id.label("study_id"), categorised, named_series,
+               cast(func.count(event.id), Float).label("value"))
+        .select_from(model.Study)
+        .join(dose, dose.study_fk == model.Study.id)
+        .join(event, event_join)
+    )  # fmt: skip
+    # Grouped by the primary keys: the study's and system's columns depend on them (PostgreSQL
+    # refuses the constant "All systems" in GROUP BY).
+    return _studies(query, filtered).group_by(model.Study.id, model.Equipment.id)
+
+
+def workload(session: Session, filtered: Any) -> Select[Any]:
+    """Every filtered study with a date (zero and blank doses included, as the manual says):
+    its weekday (0 Sunday … 6 Saturday) and hour (blank when the time is not recorded)."""
+    study = model.Study
+    if dialect(session) == "postgresql":
+        weekday: Any = func.extract("dow", study.study_date)
+        hour: Any = func.extract("hour", study.study_time)
+    else:
+        weekday = func.strftime("%w", study.study_date)
+        hour = func.strftime("%H", study.study_time)
+    query = select(study.id.label("study_id"), weekday.label("weekday"), hour.label("hour"))
+    return query.where(filtered, study.study_date.is_not(None))
+
+
+def period_start(session: Session, period: str) -> Any:
+    """The first day of the study date's day, week (Monday), month or year, as yyyy-mm-dd text."""
+    date = model.Study.study_date
+    if dialect(session) == "postgresql":
+        return func.to_char(func.date_trunc(period, date), "YYYY-MM-DD")
+    if period == "day":
+        return func.date(date)
+    if period == "week":  # the next Sunday on or after the date, less six days
+        return func.date(date, "weekday 0", "-6 days")
+    return func.strftime("%Y-%m-01" if period == "month" else "%Y-01-01", date)
+
+
+def mammography_points(filtered: Any, options: ChartOptions, value: Any) -> Select[Any]:
+    """One row per mammography event with a compressed breast thickness and a non-zero ``value``:
+    the thickness (x), the value (y), the breast (laterality) and the series."""
+    event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose
+    thickness = model.XRayMechanical.compression_thickness_mm
+    query = (
+        select(model.Study.id.label("study_id"), series(options).label("series"),
+               func.coalesce(event.laterality_meaning, BLANK).label("breast"),
+               thickness.label("x"), value.label("y"))
+        .select_from(event)
+        .join(dose, event.radiation_dose_fk == dose.id)
+        .join(model.Study, dose.study_fk == model.Study.id)
+        .join(model.XRaySource, model.XRaySource.event_fk == event.id)
+        .join(model.XRayMechanical, model.XRayMechanical.event_fk == event.id)
+    )  # fmt: skip
+    return _studies(query, filtered).where(_present(thickness), _present(value))
