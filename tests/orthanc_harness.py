@@ -302,6 +302,10 @@ class OrthancProcess:
         """Log in to the dose browser's login page; the ``Cookie`` header value of the session."""
         prefix = self.dose_browser_prefix
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        credentials = self._credentials()
+        if credentials is not None:  # Orthanc's own authentication is on: it wants its account first
+            token = base64.b64encode(":".join(credentials).encode()).decode()
+            opener.addheaders.append(("Authorization", f"Basic {token}"))
         page = opener.open(self.url(prefix + "/login"), timeout=30).read().decode()
         match = re.search(r'name="csrf_token" value="([^"]+)"', page)
         assert match, page

@@ -20,7 +20,6 @@ import browser
 from conftest import corpus_dir
 from orthanc_rem.config import Settings
 from orthanc_rem.ingest import ingest_object
-from orthanc_rem_web.app import create_app
 from web_clients import dose_browser_client
 
 BASE_URL = "http://orthanc.test/rem/"
@@ -53,7 +52,9 @@ def served(settings, sessions) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The dose browser on a free loopback port, under /rem as Orthanc serves it."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    application = DispatcherMiddleware(lambda env, start: [], {"/rem": create_app(settings, sessions)})
+    from web_clients import logged_in_wsgi
+
+    application = DispatcherMiddleware(lambda env, start: [], {"/rem": logged_in_wsgi(settings, sessions)})
     server = make_server("127.0.0.1", 0, application, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -23,7 +23,8 @@ from orthanc_rem_web.query import STUDY_ID
 from web_clients import anonymous_client, browser_app, client_with_groups, csrf_token_of
 
 #: Endpoints without a permission of their own: Flask's static files (none are served today).
-UNDECLARED_ALLOWED = {"static"}
+#: Static files (the app's and the chart panel's scripts and styles) need no permission.
+UNDECLARED_ALLOWED = {"static", "charts_page.static"}
 #: Identities: None is anonymous; the rest are users in exactly these groups.
 IDENTITIES: list[tuple[str, frozenset[str] | None]] = [
     ("anonymous", None),

@@ -8,6 +8,7 @@ cumulative RDSR of a known study is fetched. Expected UIDs are read from the DIC
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 import sr_facts
-from browser_session import logged_in_dom
+from browser_session import chromium_page, log_in
 from orthanc_harness import REPO_ROOT, OrthancProcess, free_ports, running_orthanc, storescu
 from orthanc_rem import database, model
 from qr_studies import images_for, newer_cumulative_report
@@ -160,11 +161,14 @@ def test_query_retrieve_from_a_pacs_orthanc_fetches_only_dose_objects_once(peers
 
 def web(ours: OrthancProcess, path: str, form: dict[str, str] | None = None) -> tuple[str, str]:
     """(final URL, page) of a GET, or of a form POST after its redirect, as the logged-in admin."""
+    import base64
     import urllib.parse
     import urllib.request
 
     body = urllib.parse.urlencode(form).encode() if form is not None else None
     request = urllib.request.Request(ours.url(path), data=body, method="POST" if form is not None else "GET")
+    # Orthanc's own authentication is on here: its account first, then our login's session.
+    request.add_header("Authorization", "Basic " + base64.b64encode(":".join(ADMIN).encode()).decode())
     for header, value in ours.dose_browser_headers().items():
         request.add_header(header, value)
     if form is not None:
@@ -182,7 +186,7 @@ def test_query_and_retrieve_from_the_pages_served_by_orthanc(peers, corpus):
 
     def echoed():  # type: ignore[no-untyped-def]
         web(ours, "/rem/qr/nodes")  # each visit asks the workers for fresh C-ECHOs
-        state = ours.get_json("/rem/qr/api/echo")
+        state = json.loads(web(ours, "/rem/qr/api/echo")[1])
         return state["own_store"] and state["own_store"]["ok"] and state["nodes"][0]["ok"] and state
 
     state = ours.wait_until(echoed, timeout=60, interval=1, message="no C-ECHO answer recorded")
@@ -191,15 +195,17 @@ def test_query_and_retrieve_from_the_pages_served_by_orthanc(peers, corpus):
     url, _ = web(ours, "/rem/qr/", {"node": "1", "sr_only": "1", "date_from": "2016-05-01", "remove_duplicates": "1"})
     query_id = int(url.rstrip("/").rsplit("/", 1)[1])
     api = f"/rem/qr/api/queries/{query_id}"
-    ours.wait_until(lambda: ours.get_json(api)["status"] == "queried", timeout=60, interval=0.5, message="not queried")
-    assert ours.get_json(api)["counts"] == {"SR": 1}  # a store of dose reports alone: the SR-only query
+    ours.wait_until(
+        lambda: json.loads(web(ours, api)[1])["status"] == "queried", timeout=60, interval=0.5, message="not queried"
+    )
+    assert json.loads(web(ours, api)[1])["counts"] == {"SR": 1}  # a store of dose reports alone: the SR-only query
     _, page = web(ours, f"/rem/qr/queries/{query_id}")
     assert "SR: 1" in page and "Currently querying for SR studies..." in page and ">Retrieve</button>" in page
 
     web(ours, f"/rem/qr/queries/{query_id}/retrieve", {})
 
     def extracted():  # type: ignore[no-untyped-def]
-        state = ours.get_json(api)
+        state = json.loads(web(ours, api)[1])
         return state["status"] == "retrieved" and state["extraction"]["extracted"] == len(wanted) and state
 
     state = ours.wait_until(extracted, timeout=120, interval=0.5, message="not retrieved and extracted")
@@ -207,7 +213,11 @@ def test_query_and_retrieve_from_the_pages_served_by_orthanc(peers, corpus):
     received = {i["MainDicomTags"]["SOPInstanceUID"] for i in ours.get_json("/instances?expand")}
     assert received == {uid(path) for path in wanted}
     # as a browser shows it: headless Chromium loads the page served by Orthanc
-    page = logged_in_dom(ours, f"/rem/qr/queries/{query_id}")
+    with chromium_page() as first:  # Orthanc's own authentication is on: the browser holds its account
+        credentials = {"username": ADMIN[0], "password": ADMIN[1], "send": "always"}
+        browser_page = first.context.browser.new_context(http_credentials=credentials).new_page()
+        log_in(browser_page, ours, f"/rem/qr/queries/{query_id}")
+        page = browser_page.content()
     assert "SR: 1" in page and "1 of 1 series moved" in page and "Move complete: 1 series of 1 studies" in page
 
 
