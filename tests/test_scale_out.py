@@ -50,8 +50,11 @@ def test_each_object_is_extracted_once_whichever_node_received_it(site, tmp_path
             assert len(node_b.get_json("/instances")) == len(node_a.get_json("/instances"))
             wait_until_every_instance_has_an_outcome(node_a, site.dose_database, distinct_instances(files))
             # The pages of either node show the same database.
-            status_a = node_a.request("GET", "/rem/api/status", None, node_a.dose_browser_headers())
-            assert status_a == node_b.request("GET", "/rem/api/status", None, node_b.dose_browser_headers())
+            # One dose database: the node started last set the shared "admin" password.
+            password = node_b.dose_browser_password
+            status_a = node_a.request("GET", "/rem/api/status", None, node_a.dose_browser_headers(password=password))
+            status_b = node_b.request("GET", "/rem/api/status", None, node_b.dose_browser_headers(password=password))
+            assert status_a == status_b
         assert_exactly_once(node_a, site.dose_database, files, node_a, node_b)
 
 
