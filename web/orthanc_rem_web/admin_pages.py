@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from orthanc_rem import (
-    database,
     equipment_admin,
     equipment_review,
     import_settings,
@@ -35,7 +34,7 @@ from orthanc_rem.enqueue import enqueue_many
 from orthanc_rem.identifiable_data import DEFAULTS_074
 from orthanc_rem.outcome import Outcome
 from orthanc_rem_web import permissions
-from orthanc_rem_web.db import browser, dose_session
+from orthanc_rem_web.db import browser, dose_session, writer_sessions
 from orthanc_rem_web.explorer_links import DETAIL_ENDPOINTS
 from orthanc_rem_web.query import STUDY_ID, page_arguments, per_page_choices
 
@@ -69,15 +68,9 @@ USER_DEFINED_CHOICES = {
 LIST_ENDPOINTS = {"CT": "pages.ct_list", "RF": "pages.rf_list", "DX": "pages.dx_list", "MG": "pages.mg_list"}
 
 
-def _no_csrf_token() -> str:
-    """Stands in until login brings CSRF protection (which registers the real ``csrf_token``)."""
-    return ""
-
-
 @blueprint.record_once
 def _register_template_globals(state: Any) -> None:
     globals_ = state.app.jinja_env.globals
-    globals_.setdefault("csrf_token", _no_csrf_token)
     globals_.setdefault("detail_endpoints", DETAIL_ENDPOINTS)
 
 
@@ -91,7 +84,7 @@ def writer_session() -> Iterator[Session]:
     read: Session | None = g.get("dose_session")
     if read is not None:
         read.rollback()
-    with database.session_factory(browser().settings.database_url)() as session:
+    with writer_sessions()() as session:
         yield session
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app, g
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import import_settings
+from orthanc_rem import database, import_settings
 from orthanc_rem.config import Settings
 
 EXTENSION = "orthanc_rem"
@@ -37,6 +37,12 @@ def dose_session() -> Session:
     if session is None:
         session = g.dose_session = browser().sessions()
     return session
+
+
+def writer_sessions() -> sessionmaker[Session]:
+    """Sessions that may write (jobs, nodes, settings), on the database the pages read; the
+    request's own session (``dose_session``) only reads."""
+    return database.session_factory(browser().settings.database_url)
 
 
 def close_session(_exc: BaseException | None) -> None:

@@ -11,17 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, send_file, url_for
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from orthanc_rem import database, export_jobs, export_tasks, model
+from orthanc_rem import export_jobs, export_tasks, model
 from orthanc_rem.export_jobs import ACTIVE, Status
 from orthanc_rem.exports.columns import PatientData
 from orthanc_rem.exports.runner import LAYOUTS, ZERO_STUDIES, ExportFormat, ExportRequest, count_studies
 from orthanc_rem.exports.selection import selected_studies
 from orthanc_rem_web import permissions
 from orthanc_rem_web.current_user import current_user_name
-from orthanc_rem_web.db import browser, dose_session
+from orthanc_rem_web.db import browser, dose_session, writer_sessions
 from orthanc_rem_web.query import BadParameter
 
 blueprint = Blueprint("exports", __name__)
@@ -35,11 +35,6 @@ def export_list_args() -> dict[str, str]:
 #: The patient identifiable variants a user in the pid group may ask for (form field ``pid``).
 PATIENT_VARIANTS = {"": PatientData(), "names": PatientData(names=True), "ids": PatientData(ids=True),
                     "both": PatientData(names=True, ids=True)}  # fmt: skip
-
-
-def _writer() -> sessionmaker[Session]:
-    """The dose browser reads with read-only sessions; the export record is the one thing it writes."""
-    return database.session_factory(browser().settings.database_url)
 
 
 def _may_see(job: model.ExportJob) -> bool:
@@ -112,7 +107,7 @@ def start_export(modality: str, export_format: str) -> Response:
     filters = request.args.to_dict()
     selection = selected_studies(modality, filters, may_see_patient_data=permissions.may(permissions.PID))
     empty = count_studies(browser().sessions, selection) == 0  # before the write transaction (SQLite)
-    with _writer()() as session:
+    with writer_sessions()() as session:
         job = export_jobs.create_job(session, owner=current_user_name(), request=export_request, filters=filters)
         if empty:
             export_jobs.fail(session, job, ZERO_STUDIES)
@@ -122,7 +117,7 @@ def start_export(modality: str, export_format: str) -> Response:
         try:
             export_tasks.queue_export(browser().settings, job_id)
         except Exception as exc:  # noqa: BLE001 - the queue cannot be reached: say so on the job
-            with _writer()() as session:
+            with writer_sessions()() as session:
                 unqueued = session.get(model.ExportJob, job_id)
                 if unqueued is not None and unqueued.status == Status.QUEUED:
                     reason = f"the export could not be queued: {type(exc).__name__}: {exc}"
@@ -141,7 +136,7 @@ def _job(session: Session, job_id: int) -> model.ExportJob:
 @blueprint.post("/exports/<int:job_id>/abort")
 @permissions.require(permissions.EXPORT)
 def abort_export(job_id: int) -> Response:
-    with _writer()() as session:
+    with writer_sessions()() as session:
         _job(session, job_id)
         export_jobs.request_abort(session, job_id)
         session.commit()
@@ -152,7 +147,7 @@ def abort_export(job_id: int) -> Response:
 @permissions.require(permissions.EXPORT)
 def delete_exports() -> Response:
     ids = [int(value) for value in request.form.getlist("job") if value.isascii() and value.isdigit()]
-    with _writer()() as session:
+    with writer_sessions()() as session:
         for job_id in ids:
             _job(session, job_id)
             export_jobs.delete_job(browser().settings, session, job_id)

@@ -17,24 +17,19 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from orthanc_rem import database, model
+from orthanc_rem import model
 from orthanc_rem.qr import schedules, store
 from orthanc_rem.qr.options import CHOICES, InvalidQuery, QueryOptions, parse_date, parse_hhmm, split_terms
 from orthanc_rem.qr.worker_tasks import OWN_STORE_ECHO, QrTasks
 from orthanc_rem_web import permissions
-from orthanc_rem_web.db import browser
+from orthanc_rem_web.db import browser, writer_sessions
 
 blueprint = Blueprint("qr", __name__, url_prefix="/qr")
 
 MODALITY_LABELS = {"CT": "CT", "MG": "Mammography", "FL": "Fluoroscopy", "DX": "Radiography (DX, CR)"}
-
-
-def _sessions() -> sessionmaker[Session]:
-    """Writing sessions (the dose browser's own are read-only)."""
-    return database.session_factory(browser().settings.database_url)
 
 
 def _tasks() -> QrTasks:
@@ -64,7 +59,7 @@ def _same_origin_posts() -> None:
 @permissions.require(permissions.IMPORT_QR)
 def query_page() -> str:
     _tasks().echo_all()
-    with _sessions()() as session:
+    with writer_sessions()() as session:
         return render_template(
             "qr_query.html",
             nodes=store.nodes(session),
@@ -106,7 +101,7 @@ def options_from_form(form: Any) -> QueryOptions:
 @blueprint.post("/")
 @permissions.require(permissions.IMPORT_QR)
 def submit_query() -> Any:
-    sessions = _sessions()
+    sessions = writer_sessions()
     try:
         options = options_from_form(request.form)
         with sessions.begin() as session:
@@ -135,7 +130,7 @@ def submit_query() -> Any:
 @permissions.require(permissions.IMPORT_QR)
 def query_detail(query_id: int) -> str:
     _fail_if_stalled(query_id)
-    with _sessions()() as session:
+    with writer_sessions()() as session:
         query = session.get(model.QrQuery, query_id) or abort(404)
         return render_template("qr_detail.html", query=query, state=_query_state(session, query))
 
@@ -143,7 +138,7 @@ def query_detail(query_id: int) -> str:
 @blueprint.post("/queries/<int:query_id>/retrieve")
 @permissions.require(permissions.IMPORT_QR)
 def retrieve(query_id: int) -> Response:
-    with _sessions().begin() as session:
+    with writer_sessions().begin() as session:
         query = session.get(model.QrQuery, query_id) or abort(404)
         if query.status != store.QUERIED:
             abort(409, f"Query {query_id} is {query.status}: only a completed query can be retrieved.")
@@ -158,13 +153,13 @@ def retrieve(query_id: int) -> Response:
 @permissions.require(permissions.IMPORT_QR)
 def query_state(query_id: int) -> dict[str, Any]:
     _fail_if_stalled(query_id)
-    with _sessions()() as session:
+    with writer_sessions()() as session:
         query = session.get(model.QrQuery, query_id) or abort(404)
         return _query_state(session, query, after=_int(request.args.get("after")) or 0)
 
 
 def _fail_if_stalled(query_id: int) -> None:
-    sessions = _sessions()
+    sessions = writer_sessions()
     with sessions() as session:
         query = session.get(model.QrQuery, query_id)
         if query is None or not store.stalled(query):
@@ -200,7 +195,7 @@ def _query_state(session: Session, query: model.QrQuery, after: int = 0) -> dict
 @blueprint.get("/api/echo")
 @permissions.require(permissions.IMPORT_QR)
 def echo_state() -> dict[str, Any]:
-    with _sessions()() as session:
+    with writer_sessions()() as session:
         return {
             "own_store": _own_store_echo(session),
             "nodes": [
@@ -227,7 +222,7 @@ def _own_store_echo(session: Session) -> dict[str, Any] | None:
 @permissions.require(permissions.ADMIN)
 def nodes_page(error: str | None = None, status: int = 200) -> Any:
     _tasks().echo_all()
-    with _sessions()() as session:
+    with writer_sessions()() as session:
         page = render_template(
             "qr_nodes.html",
             nodes=store.nodes(session),
@@ -245,7 +240,7 @@ def nodes_page(error: str | None = None, status: int = 200) -> Any:
 def add_node() -> Any:
     form = request.form
     try:
-        with _sessions().begin() as session:
+        with writer_sessions().begin() as session:
             store.add_node(
                 session,
                 form.get("name", "").strip(),
@@ -265,7 +260,7 @@ def add_node() -> Any:
 def edit_node(node_id: int) -> Any:
     form = request.form
     try:
-        with _sessions().begin() as session:
+        with writer_sessions().begin() as session:
             node = session.get(model.QrNode, node_id) or abort(404)
             store.edit_node(
                 session,
@@ -284,7 +279,7 @@ def edit_node(node_id: int) -> Any:
 @blueprint.post("/nodes/<int:node_id>/remove")
 @permissions.require(permissions.ADMIN)
 def remove_node(node_id: int) -> Response:
-    with _sessions().begin() as session:
+    with writer_sessions().begin() as session:
         node = session.get(model.QrNode, node_id) or abort(404)
         name = node.name
         session.delete(node)
@@ -305,7 +300,7 @@ def add_schedule() -> Any:
             station_exclude=split_terms(form.get("station_exclude")),
             station_include=split_terms(form.get("station_include")),
         )
-        with _sessions().begin() as session:
+        with writer_sessions().begin() as session:
             node = session.get(model.QrNode, _int(form.get("node")))
             if node is None:
                 raise InvalidQuery("choose a remote node")
@@ -327,7 +322,7 @@ def add_schedule() -> Any:
 @blueprint.post("/schedules/<int:schedule_id>/remove")
 @permissions.require(permissions.ADMIN)
 def remove_schedule(schedule_id: int) -> Response:
-    with _sessions().begin() as session:
+    with writer_sessions().begin() as session:
         schedule = session.get(model.QrSchedule, schedule_id) or abort(404)
         session.delete(schedule)
     return redirect(url_for("qr.nodes_page"), 303)
