@@ -15,16 +15,12 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
-from base64 import b64encode
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
+from http_node import HttpNode
 
 from conftest import corpus_files
 from orthanc_harness import free_ports
@@ -48,7 +44,6 @@ IMAGE = os.environ.get("ORTHANC_REM_CONTAINER_IMAGE")
 DOCKER = os.environ.get("ORTHANC_REM_DOCKER", "/usr/bin/docker")
 ADMIN_PASSWORD = uuid.uuid4().hex
 WORKER_PASSWORD = uuid.uuid4().hex
-T = TypeVar("T")
 
 pytestmark = [pytest.mark.orthanc, pytest.mark.postgres]
 
@@ -68,8 +63,9 @@ class Containers:
         self.workdir = workdir
         self.secrets = workdir / "secrets"
         self.secrets.mkdir(parents=True)
-        (self.secrets / "admin-password").write_text(ADMIN_PASSWORD)
-        (self.secrets / "worker-password").write_text(WORKER_PASSWORD)
+        for name, password in (("admin-password", ADMIN_PASSWORD), ("worker-password", WORKER_PASSWORD)):
+            (self.secrets / name).write_text(password)
+            (self.secrets / name).chmod(0o600)  # as docker/make-secrets leaves them: root reads them
         self.names: list[str] = []
 
     def run(self, name: str, role: str, environment: dict[str, str], data: Path, detach: bool = True) -> str:
@@ -96,19 +92,25 @@ class Containers:
             docker("rm", "-f", name, check=False)
 
 
+def assert_runs_unprivileged(container: str) -> None:
+    """The container's main process (Orthanc, or the workers' supervisor: each role execs into
+    it) runs as the image's ``orthanc`` user, never as root."""
+    status = docker("exec", container, "cat", "/proc/1/status")
+    uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+    assert set(uids) == {docker("exec", container, "id", "-u", "orthanc")}, status
+
+
 def dose_environment(site: Site) -> dict[str, str]:
     return {"ORTHANC_REM_DATABASE": site.dose_database, "ORTHANC_REM_QUEUE": site.queue}
 
 
-class OrthancContainer:
+class OrthancContainer(HttpNode):
     """An Orthanc node in a container, with what the scale-out checks need (``scale_out.Node``)."""
 
-    aet = "ORTHANCREM"
-
     def __init__(self, containers: Containers, site: Site, name: str) -> None:
-        self.containers = containers
-        self.http_port, self.dicom_port = free_ports(2)
-        self.workdir = containers.workdir / name
+        http_port, dicom_port = free_ports(2)
+        full_name = f"{containers.prefix}-{name}"
+        super().__init__(full_name, http_port, dicom_port, ADMIN_PASSWORD, containers.workdir / name, containers.logs)
         index = {
             "EnableIndex": True,
             "EnableStorage": True,
@@ -130,33 +132,7 @@ class OrthancContainer:
             "ORTHANC_REM_ADMIN_PASSWORD_FILE": "/run/secrets/admin-password",
             "ORTHANC_REM_WORKER_PASSWORD_FILE": "/run/secrets/worker-password",
         }
-        self.name = containers.run(name, "orthanc", environment, self.workdir / "rem-data")
-
-    def url(self, path: str = "") -> str:
-        return f"http://127.0.0.1:{self.http_port}{path}"
-
-    def get_json(self, path: str, timeout: float = 30.0) -> Any:
-        request = urllib.request.Request(self.url(path))
-        token = b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
-
-    def wait_until(self, predicate: Callable[[], T], timeout: float, interval: float = 0.1, message: str = "") -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                result = predicate()
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                result = None  # type: ignore[assignment]
-            if result:
-                return result
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"{message} within {timeout} s\n{self.containers.logs()}")
-            time.sleep(interval)
-
-    def wait_until_up(self) -> None:
-        self.wait_until(lambda: self.get_json("/system", timeout=2), 120, 0.5, f"{self.name} did not start")
+        containers.run(name, "orthanc", environment, self.workdir / "rem-data")
 
 
 @pytest.fixture
@@ -199,6 +175,9 @@ def test_the_stack_extracts_everything_once_and_survives_a_killed_worker_and_nod
             "ORTHANC_REM_WORKER_PASSWORD_FILE": "/run/secrets/worker-password",
         }
         workers.append(containers.run(name, "worker", environment, node.workdir / "rem-data"))
+
+    for container in (node_a.name, node_b.name, *workers):
+        assert_runs_unprivileged(container)
 
     # 1. The corpus, half to each node: one outcome per object, the same on either node's API.
     files = storable_by_dcmtk(corpus_files())
