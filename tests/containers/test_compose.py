@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from docker_cli import assert_runs_as, docker
 from http_node import HttpNode
 
 from conftest import corpus_files
@@ -36,7 +37,6 @@ IMAGES = {
     "ORTHANC_REM_REDIS_IMAGE": os.environ.get("ORTHANC_REM_REDIS_IMAGE", ""),
 }
 COMPOSE = shlex.split(os.environ.get("ORTHANC_REM_COMPOSE", ""))
-DOCKER = os.environ.get("ORTHANC_REM_DOCKER", "/usr/bin/docker")
 COMPOSE_FILES = ("-f", f"{REPO_ROOT}/docker/docker-compose.yml", "-f", f"{REPO_ROOT}/docker/docker-compose.local.yml")
 SECRETS = ("postgres-password", "dose-db-password", "orthanc-index-password", "admin-password", "worker-password")
 
@@ -79,8 +79,7 @@ class ComposeSite:
         return self.compose("ps", "-q", service).split()[0]
 
     def health(self, service: str) -> str:
-        inspect = [DOCKER, "inspect", "--format", "{{.State.Health.Status}}", self.container(service)]
-        return subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip()
+        return docker("inspect", "--format", "{{.State.Health.Status}}", self.container(service))
 
     def logs(self) -> str:
         result = subprocess.run(
@@ -123,7 +122,12 @@ def test_compose_brings_up_a_site_that_extracts_what_modalities_send(compose_sit
     site.orthanc.wait_until(lambda: site.health("orthanc") == "healthy", 300, 1.0, "Orthanc's healthcheck never passed")
     healthy_after = time.monotonic() - starting
     assert {site.health("postgres"), site.health("redis")} == {"healthy"}
-    assert len(site.compose("ps", "-q", "worker").split()) == 2
+    workers = site.compose("ps", "-q", "worker").split()
+    assert len(workers) == 2
+    for container in (site.container("orthanc"), *workers):
+        assert_runs_as(container, "orthanc")
+    assert_runs_as(site.container("postgres"), "postgres")
+    assert_runs_as(site.container("redis"), "redis")
     print(f"compose stack: up and healthy {healthy_after:.1f} s after `up` (images built beforehand)")
 
     files = storable_by_dcmtk(corpus_files())

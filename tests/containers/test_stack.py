@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from docker_cli import assert_runs_as, docker
 from http_node import HttpNode
 
 from conftest import corpus_files
@@ -41,18 +42,10 @@ from scale_out import (
 )
 
 IMAGE = os.environ.get("ORTHANC_REM_CONTAINER_IMAGE")
-DOCKER = os.environ.get("ORTHANC_REM_DOCKER", "/usr/bin/docker")
 ADMIN_PASSWORD = uuid.uuid4().hex
 WORKER_PASSWORD = uuid.uuid4().hex
 
 pytestmark = [pytest.mark.orthanc, pytest.mark.postgres]
-
-
-def docker(*arguments: str, check: bool = True) -> str:
-    result = subprocess.run([DOCKER, *arguments], capture_output=True, text=True, timeout=300)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(arguments)} failed: {result.stderr.strip()}")
-    return result.stdout.strip()
 
 
 class Containers:
@@ -90,14 +83,6 @@ class Containers:
     def remove(self) -> None:
         for name in self.names:
             docker("rm", "-f", name, check=False)
-
-
-def assert_runs_unprivileged(container: str) -> None:
-    """The container's main process (Orthanc, or the workers' supervisor: each role execs into
-    it) runs as the image's ``orthanc`` user, never as root."""
-    status = docker("exec", container, "cat", "/proc/1/status")
-    uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
-    assert set(uids) == {docker("exec", container, "id", "-u", "orthanc")}, status
 
 
 def dose_environment(site: Site) -> dict[str, str]:
@@ -177,7 +162,7 @@ def test_the_stack_extracts_everything_once_and_survives_a_killed_worker_and_nod
         workers.append(containers.run(name, "worker", environment, node.workdir / "rem-data"))
 
     for container in (node_a.name, node_b.name, *workers):
-        assert_runs_unprivileged(container)
+        assert_runs_as(container, "orthanc")
 
     # 1. The corpus, half to each node: one outcome per object, the same on either node's API.
     files = storable_by_dcmtk(corpus_files())
