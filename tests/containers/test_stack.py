@@ -82,7 +82,7 @@ class Containers:
 
     def remove(self) -> None:
         for name in self.names:
-            docker("rm", "-f", name, check=False)
+            docker("rm", "--force", "--volumes", name, check=False)  # and its anonymous data volume
 
 
 def dose_environment(site: Site) -> dict[str, str]:
