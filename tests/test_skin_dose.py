@@ -412,17 +412,52 @@ def test_detail_page_draws_the_map_in_chromium(loaded, sessions, database_url, t
     assert "posterior" in dom and "superior (head)" in dom  # region overlay
 
 
-def test_a_system_assigned_a_known_geometry_is_modelled_and_says_so(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
+def test_allura_is_identified_by_its_device_observer_and_modelled_without_a_user(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
     """The Allura report names its system only as the SR's Device Observer Model Name (121015)."""
-    import datetime as dt
-
     ds = sr_facts.read(corpus(PHILIPS_ALLURA))
     assert not ds.get("ManufacturerModelName")
-    observer_models = [item.TextValue for item in sr_facts.children(ds, "121015")]
-    assert observer_models == ["Allura Xper"]
+    (observer_model,) = [item.TextValue for item in sr_facts.children(ds, "121015")]
+    (observer_manufacturer,) = [item.TextValue for item in sr_facts.children(ds, "121014")]
     study_id = loaded(PHILIPS_ALLURA)
+    with sessions() as session:
+        (dose,) = session.get(model.Study, study_id).projection_xray_radiation_doses
+        assert (dose.device_observer_manufacturer, dose.device_observer_model_name) == (
+            observer_manufacturer,
+            observer_model,
+        )
+        assert session.scalar(select(model.SkinDoseDevice)) is None  # nobody assigned a geometry
+    row = cache.refresh_skin_dose(sessions, study_id)
+    assert row is not None and row.status == cache.COMPUTED, row and row.reason
+    assert row.device_geometry == "Philips Allura"
+    assert any(f"Device Observer Model Name '{observer_model}'" in text for text in row.assumptions or [])
+    assert not any("chosen by a user" in text for text in row.assumptions or [])
+    total_rp_gy = sum(sum(sr_facts.numbers(e, DOSE_RP)) for e in sr_facts.projection_events(ds))
+    with open(ENGINE_TABLES / "correction_medium_and_backscatter.csv") as table:
+        rows = list(csv.DictReader(table))
+    largest = max(float(r["backscatter"]) for r in rows) * max(float(r["mu_en_quotient"]) for r in rows)
+    # skin at most one phantom half-width (the phantom used) before the isocentre, the RP 15 cm before it
+    source_isocenter_cm = min(sr_facts.numbers(ds, SOURCE_ISOCENTER)) / 10
+    half_width_cm = (row.inputs_used or {})["phantom_dimensions_cm"]["radius_a"]
+    inverse_square = max(1.0, ((source_isocenter_cm - 15) / (source_isocenter_cm - half_width_cm)) ** 2)
+    assert 0 < (row.peak_skin_dose_gy or 0) <= total_rp_gy * largest * inverse_square
+    # the patient's weight is in the report (Patient's Weight), so mass is not assumed
+    assert row.patient_mass_kg == pytest.approx(float(ds.PatientWeight)) and not row.mass_assumed
+
+
+def test_a_system_named_nowhere_is_modelled_once_a_user_assigns_a_geometry(loaded, sessions):  # type: ignore[no-untyped-def]
+    """A report without a model name in its header or its observer rows (here the Allura report with
+    its observer rows blanked) says why; a geometry assigned to the system models it, and says so."""
+    import datetime as dt
+
+    study_id = loaded(PHILIPS_ALLURA)
+    with sessions() as session:
+        study = session.get(model.Study, study_id)
+        for dose in study.projection_xray_radiation_doses:
+            dose.device_observer_model_name = None
+        session.commit()
     before = cache.refresh_skin_dose(sessions, study_id)
     assert before is not None and before.status == cache.NOT_MODELLED
+    assert "no geometry settings" in (before.reason or "")
     with sessions() as session:
         study = session.get(model.Study, study_id)
         session.add(
@@ -436,17 +471,6 @@ def test_a_system_assigned_a_known_geometry_is_modelled_and_says_so(loaded, sess
     assert after is not None and after.status == cache.COMPUTED, after and after.reason
     assert after.device_geometry == "Philips Allura"
     assert any("chosen by a user" in text for text in after.assumptions or [])
-    total_rp_gy = sum(sum(sr_facts.numbers(e, DOSE_RP)) for e in sr_facts.projection_events(ds))
-    with open(ENGINE_TABLES / "correction_medium_and_backscatter.csv") as table:
-        rows = list(csv.DictReader(table))
-    largest = max(float(r["backscatter"]) for r in rows) * max(float(r["mu_en_quotient"]) for r in rows)
-    # skin at most one phantom half-width (the phantom used) before the isocentre, the RP 15 cm before it
-    source_isocenter_cm = min(sr_facts.numbers(ds, SOURCE_ISOCENTER)) / 10
-    half_width_cm = (after.inputs_used or {})["phantom_dimensions_cm"]["radius_a"]
-    inverse_square = max(1.0, ((source_isocenter_cm - 15) / (source_isocenter_cm - half_width_cm)) ** 2)
-    assert 0 < (after.peak_skin_dose_gy or 0) <= total_rp_gy * largest * inverse_square
-    # the patient's weight is in the report (Patient's Weight), so mass is not assumed
-    assert after.patient_mass_kg == pytest.approx(float(ds.PatientWeight)) and not after.mass_assumed
 
 
 def test_a_failing_engine_is_recorded_with_its_reason(loaded, sessions, monkeypatch):  # type: ignore[no-untyped-def]
@@ -500,10 +524,11 @@ def test_command_line_writes_json_and_png_and_assigns_a_geometry(corpus, tmp_pat
         assert image.format == "PNG"
         assert image.size == (document["grid"]["columns"] * 4, document["grid"]["rows"] * 4)
     allura = ids[sr_facts.read(corpus(PHILIPS_ALLURA)).StudyInstanceUID]
-    assert "not_modelled" in run("skin-dose", str(allura)).stdout
+    assert "peak skin dose" in run("skin-dose", str(allura)).stdout  # identified by its device observer
     ds = sr_facts.read(corpus(PHILIPS_ALLURA))
     listing = run("skin-dose-device").stdout.splitlines()
     (line,) = [line for line in listing if str(ds.Manufacturer) in line]
+    assert "report: philips-allura" in line and "header: -" in line
     equipment_id = int(line.split()[0])
     assigned = run("skin-dose-device", "--equipment", str(equipment_id), "--geometry", "philips-allura")
     assert assigned.returncode == 0 and "assigned: philips-allura" in assigned.stdout
@@ -518,26 +543,16 @@ def _engine_conventions(model_name: str) -> dict[str, Any]:
 
 
 def test_allura_peak_skin_dose_is_the_engines_answer_with_its_own_philips_conventions(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
-    """Translation offsets, axis and angle directions straight from PySkinDose's Allura Clarity entry;
-    field size from the shutters as the engine's "ASD" mode computes it; table height from Philips'
-    private container (the standard row is absent; our extraction does not keep the private one,
-    so the map used its flagged default, which equals the reported 905 mm)."""
-    import datetime as dt
-
+    """The map made on import, with no user involved, against the engine run here directly on values
+    read from the report: translation offsets, axis and angle directions straight from PySkinDose's
+    Allura Clarity entry; field size from the shutters as the engine's "ASD" mode computes it; table
+    height from Philips' private row (the standard row is absent), as the engine's own parser reads it."""
     import pandas as pd
 
     study_id = loaded(PHILIPS_ALLURA)
-    with sessions() as session:
-        study = session.get(model.Study, study_id)
-        session.add(
-            model.SkinDoseDevice(
-                equipment_fk=study.equipment_id, geometry="philips-allura", assigned_at=dt.datetime(2026, 12, 2)
-            )
-        )
-        session.commit()
     row = cache.refresh_skin_dose(sessions, study_id)
     assert row is not None and row.status == cache.COMPUTED, row and row.reason
-    assert any("table height position" in a for a in row.assumptions or [])
+    assert not any("table height position" in a for a in row.assumptions or [])  # read, not defaulted
     conventions = _engine_conventions("Allura Clarity")
     offset, sign = conventions["translation_offset"], {"+": 1, "-": -1}
     direction = {k: sign[v] for k, v in conventions["translation_direction"].items()}

@@ -67,8 +67,8 @@ PHILIPS_ALLURA = DeviceGeometry(
     default_source_isocenter_cm=81.0,
     default_source_detector_cm=119.4,
     detector_side_length_cm=40.0,
-    # Allura Xper writes the table height only in its private container (99PHI-IXR-XPER "Table
-    # Height Position"; 905 mm in the corpus report), which extraction does not keep yet.
+    # Allura Xper writes the table height only as its private row (99PHI-IXR-XPER "Table Height
+    # Position", read by extraction); this default, the corpus report's 905 mm, serves events without it.
     default_table_height_mm=905.0,
     note="conventions measured on an Allura Clarity; Allura Xper is the same platform (not verified)",
 )

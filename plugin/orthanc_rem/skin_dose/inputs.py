@@ -292,14 +292,10 @@ def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -
     if not events:
         return NotModelled("the study has no irradiation events from a radiation dose structured report")
     if device is None:
-        equipment = study.equipment
-        found = find_device_geometry(
-            equipment.manufacturer if equipment else None, equipment.manufacturer_model_name if equipment else None
-        )
-        if isinstance(found, str):
-            return NotModelled(found + _missing_geometry(events))
-        device = found
-        chosen_note = ""
+        identified = identify_system(study)
+        if isinstance(identified, NotModelled):
+            return NotModelled(identified.reason + _missing_geometry(events))
+        device, chosen_note = identified
     else:
         chosen_note = f"system geometry {device.name} chosen by a user, not read from the report's header"
     orientation = orientation_of(events)
@@ -331,6 +327,32 @@ def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -
         events=event_inputs,
         assumptions=tuple(notes.describe()),
     )
+
+
+def identify_system(study: model.Study) -> tuple[DeviceGeometry, str] | NotModelled:
+    """The system's geometry from the header's Manufacturer and Manufacturer's Model Name, else from
+    the RDSR's Device Observer Manufacturer / Model Name (TID 1004), with a note saying so.
+
+    The header is the equipment's own statement and wins; the observer rows are the report's, and
+    are what Philips Allura Xper reports carry instead of (0008,1090).
+    """
+    equipment = study.equipment
+    manufacturer = equipment.manufacturer if equipment else None
+    found = find_device_geometry(manufacturer, equipment.manufacturer_model_name if equipment else None)
+    if not isinstance(found, str):
+        return found, ""
+    for dose in study.projection_xray_radiation_doses:
+        if dose.source_kind != "rdsr" or not dose.device_observer_model_name:
+            continue
+        observed = find_device_geometry(
+            dose.device_observer_manufacturer or manufacturer, dose.device_observer_model_name
+        )
+        if not isinstance(observed, str):
+            return observed, (
+                f"system identified as {observed.name} from the report's Device Observer Model Name "
+                f"'{dose.device_observer_model_name}' (the header's Manufacturer's Model Name does not name it)"
+            )
+    return NotModelled(found)
 
 
 def _missing_geometry(events: Sequence[model.ProjectionIrradiationEvent]) -> str:
