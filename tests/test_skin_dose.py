@@ -620,3 +620,33 @@ def test_allura_peak_skin_dose_is_the_engines_answer_with_its_own_philips_conven
     except TypeError:  # the engine's measured table has no row for these beams: its estimate, as ours
         direct = engine.run_engine(pd.DataFrame(rows), settings | {"estimate_k_tab": True, "k_tab_val": 0.8})
     assert row.peak_skin_dose_gy == pytest.approx(direct["psd"] / 1000, rel=1e-6)
+
+
+def test_only_fluoroscopy_reports_queue_a_skin_dose_task_on_import(sessions, database_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """The import task itself (huey's ``call_local``), with the instance read from the corpus instead of
+    Orthanc: every CT, radiography and mammography RDSR queues nothing, every fluoroscopy one its
+    study's map. Which report is which is read from the objects (``fluoroscopy_rdsrs``)."""
+    from orthanc_rem import ingest, tasks
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    queue = tasks.build_queue(settings)
+    fluoroscopy = {p.name for p in fluoroscopy_rdsrs()}
+    reports = [p for p in corpus_files() if sr_facts.read(p).SOPClassUID.startswith("1.2.840.10008.5.1.4.1.1.88.")]
+    assert fluoroscopy and any(p.name.startswith("CT-RDSR") for p in reports)
+    by_id = {f"orthanc-{path.name}": path for path in reports}
+
+    def from_corpus(settings: Settings, client: Any, orthanc_id: str) -> ingest.ObjectOutcome:
+        return ingest.ingest_object(sessions, by_id[orthanc_id], source=f"orthanc:{orthanc_id}", orthanc_id=orthanc_id)
+
+    monkeypatch.setattr(tasks, "process_orthanc_instance", from_corpus)
+    queued_for = []
+    for orthanc_id, path in by_id.items():
+        queue.huey.flush()
+        outcome = queue.ingest_orthanc_instance.call_local(orthanc_id)
+        queued = [task for task in queue.huey.pending() if task.name == "compute_skin_dose"]
+        if path.name in fluoroscopy and outcome in tasks.SKIN_DOSE_OUTCOMES:
+            assert len(queued) == 1, path.name
+            queued_for.append(path.name)
+        else:
+            assert queued == [], (path.name, outcome)
+    assert SIEMENS_ZEE in queued_for and PHILIPS_ALLURA in queued_for

@@ -140,7 +140,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
             # RetryTask does not count down huey's retries: the object waits as long as the outage.
             raise RetryTask(delay=RETRY_DELAY_S) from exc
         log_outcome(outcome)
-        if settings.skin_dose_on_import and outcome.outcome in SKIN_DOSE_OUTCOMES and outcome.route == RouteKind.RDSR:
+        if settings.skin_dose_on_import and wants_skin_dose(outcome):
             queue_skin_dose(queue, outcome.study_id)
         return outcome.outcome
 
@@ -174,6 +174,12 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     queue.qr = qr_tasks.register(huey, settings, client)
     queue.compute_skin_dose = register_skin_dose_task(huey, settings)
     return queue
+
+
+def wants_skin_dose(outcome: ObjectOutcome) -> bool:
+    """A new or replacing fluoroscopy RDSR: CT, radiography and mammography reports have no skin dose
+    map, so they queue nothing (a CT import used to queue a task that only found that out)."""
+    return outcome.outcome in SKIN_DOSE_OUTCOMES and outcome.route == RouteKind.RDSR and outcome.report_modality == "RF"
 
 
 def log_outcome(outcome: ObjectOutcome) -> None:
