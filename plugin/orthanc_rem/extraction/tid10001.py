@@ -27,6 +27,7 @@ from orthanc_rem.extraction.projection_records import (
 )
 from orthanc_rem.extraction.records import Code, ExtractionError
 from orthanc_rem.extraction.sr import ContentItem, child_value, first_child, read_item
+from orthanc_rem.extraction.tid1004 import read_device_observer
 from orthanc_rem.extraction.tid10003 import (
     ACQUISITION_PLANE,
     COMMENT,
@@ -38,7 +39,6 @@ from orthanc_rem.extraction.tid10003 import (
     siemens_patient_position,
     with_patient_position,
 )
-from orthanc_rem.extraction.tid1004 import read_device_observer
 
 # TID 10001 Projection X-Ray Radiation Dose
 X_RAY_RADIATION_DOSE_REPORT = Code("113701", "DCM", "X-Ray Radiation Dose Report")
