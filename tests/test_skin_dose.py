@@ -410,6 +410,9 @@ def test_detail_page_draws_the_map_in_chromium(loaded, sessions, database_url, t
     assert "1.786 m (assumed)" in dom and "73.2 kg (assumed)" in dom
     assert 'class="main-svg"' in dom  # Plotly drew the map
     assert "posterior" in dom and "superior (head)" in dom  # region overlay
+    # the 3D view's orientation figure: the phantom's sides named, and the head/left/anterior triad
+    for side in ("HEAD", "FEET", "LEFT", "RIGHT", "ANTERIOR", "POSTERIOR"):
+        assert side in dom, side
 
 
 def test_allura_is_identified_by_its_device_observer_and_modelled_without_a_user(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
