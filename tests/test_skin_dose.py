@@ -653,3 +653,23 @@ def test_only_fluoroscopy_reports_queue_a_skin_dose_task_on_import(sessions, dat
         else:
             assert queued == [], (path.name, outcome)
     assert SIEMENS_ZEE in queued_for and PHILIPS_ALLURA in queued_for
+
+
+def test_plane_b_events_are_modelled_per_event_and_flagged(loaded, sessions):  # type: ignore[no-untyped-def]
+    """A biplane report's plane B events keep their plane (the engine's table transmission is per
+    plane) and the map says what is not verified; the events are not dropped."""
+    study_id = loaded(SIEMENS_ZEE)
+    with sessions() as session:
+        study = session.get(model.Study, study_id)
+        events = study.projection_xray_radiation_doses[0].events
+        events[0].acquisition_plane_meaning = "Plane B"
+        inputs = skin_dose_inputs(study)
+        session.rollback()
+    assert isinstance(inputs, SkinDoseInputs)
+    assert len(inputs.events) == len(events)
+    assert inputs.events[0].acquisition_plane == "Plane B"
+    assert any("1 plane B event(s) modelled" in text and "not verified" in text for text in inputs.assumptions)
+    # the engine's measured table transmission has no Artis plane B row: its estimate is used
+    with open(ENGINE_TABLES / "correction_table_and_pad_attenuation.csv") as table:
+        planes = {r["acquisition_plane"] for r in csv.DictReader(table) if r["device_model"] == "AXIOM-Artis"}
+    assert "Plane B" not in planes and not engine.measured_table_transmission_available(inputs)

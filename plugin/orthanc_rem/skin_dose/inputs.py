@@ -24,6 +24,18 @@ DEFAULT_KVP_KV = 80.0
 ENGINE_COPPER_MM = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.9)
 ENGINE_ALUMINIUM_MM = (0.0, 1.0)
 
+#: Why plane B events are in the map and what is not known about them (shown on the page).
+#: PySkinDose computes every event from its own angles, distances and field about one isocentre, the
+#: frame in which PS3.3 defines the positioner angles for either plane, and looks up the table and pad
+#: transmission per plane (measured for Allura Clarity Plane A and B; else its estimate, flagged). What
+#: it cannot know is whether a system reports its lateral C-arm in that frame: its conventions were
+#: measured on one C-arm, and no biplane report in our corpus verifies them.
+PLANE_B_NOTE = (
+    "{count} plane B event(s) modelled from their own reported angles, distances and field about the "
+    "common isocentre, as the engine models every event; the {system} table and angle conventions "
+    "were measured on a single C-arm and are not verified for plane B"
+)
+
 HEAD_FIRST_SUPINE = "head_first_supine"
 FEET_FIRST_SUPINE = "feet_first_supine"
 
@@ -311,8 +323,9 @@ def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -
         notes.notes.append(
             "table tilt, rotation or cradle angles are reported but not modelled (the engine sets them to 0)"
         )
-    if any(e.acquisition_plane.casefold() == "plane b" for e in event_inputs):
-        notes.notes.append("plane B events are modelled with the plane A conventions (not verified for biplane)")
+    plane_b = sum(1 for e in event_inputs if e.acquisition_plane.casefold() == "plane b")
+    if plane_b:
+        notes.notes.append(PLANE_B_NOTE.format(count=plane_b, system=device.name))
     if chosen_note:
         notes.notes.append(chosen_note)
     if device.note:
