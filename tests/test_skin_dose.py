@@ -673,3 +673,38 @@ def test_plane_b_events_are_modelled_per_event_and_flagged(loaded, sessions):  #
     with open(ENGINE_TABLES / "correction_table_and_pad_attenuation.csv") as table:
         planes = {r["acquisition_plane"] for r in csv.DictReader(table) if r["device_model"] == "AXIOM-Artis"}
     assert "Plane B" not in planes and not engine.measured_table_transmission_available(inputs)
+
+
+def test_a_size_import_queues_the_maps_that_assumed_a_size(loaded, sessions, corpus, database_url, tmp_path):  # type: ignore[no-untyped-def]
+    """The import job as the workers run it (huey's ``call_local``): the Artis Zee map assumed height
+    and mass (the report has neither); a CSV gives the study both, and its map is queued again and,
+    when the task runs, recomputed with them."""
+    from orthanc_rem import size_import_jobs
+    from orthanc_rem.patient_size_import import STUDY_INSTANCE_UID, SizeColumns
+    from orthanc_rem.tasks import build_queue
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    queue = build_queue(settings)
+    zee, allura = loaded(SIEMENS_ZEE), loaded(PHILIPS_ALLURA)
+    for study_id in (zee, allura):
+        cache.refresh_skin_dose(sessions, study_id)
+    uid = str(sr_facts.read(corpus(SIEMENS_ZEE)).StudyInstanceUID)
+    content = f"uid,height_cm,weight_kg\n{uid},162,95\n".encode()
+    with sessions() as session:
+        job = size_import_jobs.create_job(session, "sizes.csv", content)
+        size_import_jobs.choose_columns(
+            session, job.id, SizeColumns("uid", STUDY_INSTANCE_UID, "height_cm", "weight_kg", "cm")
+        )
+        job_id = job.id
+    queue.huey.flush()
+    assert queue.import_patient_sizes is not None
+    assert queue.import_patient_sizes.call_local(job_id) == size_import_jobs.FINISHED
+    queued = [task.args for task in queue.huey.pending() if task.name == "compute_skin_dose"]
+    assert queued == [(zee,)]  # the Allura study, not in the file, keeps its map
+    assert queue.compute_skin_dose is not None
+    queue.compute_skin_dose.call_local(zee)
+    with sessions() as session:
+        recomputed = cache.current_map(session, zee)
+        assert recomputed is not None
+        assert (recomputed.patient_height_m, recomputed.height_assumed) == (pytest.approx(1.62), False)
+        assert (recomputed.patient_mass_kg, recomputed.mass_assumed) == (pytest.approx(95.0), False)

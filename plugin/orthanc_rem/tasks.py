@@ -27,7 +27,7 @@ from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancU
 from orthanc_rem.outcome import Outcome
 from orthanc_rem.qr import worker_tasks as qr_tasks
 from orthanc_rem.qr.worker_tasks import QrTasks
-from orthanc_rem.skin_dose.worker import queue_skin_dose, register_skin_dose_task
+from orthanc_rem.skin_dose.worker import queue_maps_with_new_sizes, queue_skin_dose, register_skin_dose_task
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,11 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     def import_patient_sizes(job_id: int) -> str:
         from orthanc_rem.size_import_jobs import run_job
 
-        return run_job(database.session_factory(settings.database_url), job_id)
+        sessions = database.session_factory(settings.database_url)
+        status = run_job(sessions, job_id)
+        if settings.skin_dose_on_import:  # else maps are computed when viewed, which sees them stale
+            queue_maps_with_new_sizes(queue, sessions)  # maps that assumed a size now known
+        return status
 
     queue = ExtractionQueue(
         huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint, import_patient_sizes

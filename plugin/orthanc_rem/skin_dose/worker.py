@@ -1,8 +1,9 @@
 """The huey task that computes a study's skin dose map apart from ingest.
 
 A 316-event report takes seconds in the engine; ingest must not wait for it, so the import task
-only queues this one (``tasks.build_queue``), and the dose pages queue it on demand when a study
-has no current map.
+only queues this one after a fluoroscopy report (``tasks.build_queue``), a patient size import
+queues the maps that assumed a size the study now has, and the dose pages queue it on demand when
+a study has no current map.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import TYPE_CHECKING
 from huey import Huey
 from huey.api import TaskWrapper
 from huey.exceptions import RetryTask
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database
+from orthanc_rem import database, model
 from orthanc_rem.config import Settings
 from orthanc_rem.ingest import DATABASE_UNAVAILABLE
 from orthanc_rem.skin_dose.cache import refresh_skin_dose
@@ -45,3 +48,27 @@ def register_skin_dose_task(huey: Huey, settings: Settings) -> TaskWrapper:
 def queue_skin_dose(queue: ExtractionQueue, study_id: int | None) -> None:
     if study_id is not None and queue.compute_skin_dose is not None:
         queue.compute_skin_dose(study_id)
+
+
+def queue_maps_with_new_sizes(queue: ExtractionQueue, sessions: sessionmaker[Session]) -> int:
+    """After a patient size import: queue every stored map that assumed a height or mass the study now
+    has, so the list's PSD is recomputed without waiting for someone to open the page.
+
+    A size import only fills sizes that were missing, so an assumed value is what it can change; the
+    task recomputes only if the inputs really changed (an implausible size stays assumed)."""
+    sdm, patient = model.SkinDoseMap, model.Patient
+    with sessions() as session:
+        study_ids = session.scalars(
+            select(sdm.study_fk)
+            .join(patient, patient.study_fk == sdm.study_fk)
+            .where(
+                or_(
+                    and_(sdm.height_assumed.is_(True), patient.size_m.is_not(None)),
+                    and_(sdm.mass_assumed.is_(True), patient.weight_kg.is_not(None)),
+                )
+            )
+            .order_by(sdm.study_fk)
+        ).all()
+    for study_id in study_ids:
+        queue_skin_dose(queue, study_id)
+    return len(study_ids)
