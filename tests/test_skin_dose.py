@@ -708,3 +708,15 @@ def test_a_size_import_queues_the_maps_that_assumed_a_size(loaded, sessions, cor
         assert recomputed is not None
         assert (recomputed.patient_height_m, recomputed.height_assumed) == (pytest.approx(1.62), False)
         assert (recomputed.patient_mass_kg, recomputed.mass_assumed) == (pytest.approx(95.0), False)
+
+
+def test_a_model_name_alone_identifies_the_system_when_no_manufacturer_is_given(corpus):  # type: ignore[no-untyped-def]
+    """The 316-event report: empty Manufacturer, no Device Observer Manufacturer, observer model
+    "Allura Xper". A manufacturer that is given must still match the model's."""
+    from orthanc_rem.skin_dose.devices import PHILIPS_ALLURA, find_device_geometry
+
+    ds = sr_facts.read(corpus("RF-Pat-Orientation-Modifier-Missing.dcm"))
+    assert not str(ds.get("Manufacturer") or "").strip() and not sr_facts.children(ds, "121014")
+    (observer_model,) = [item.TextValue for item in sr_facts.children(ds, "121015")]
+    assert find_device_geometry(ds.get("Manufacturer"), observer_model) is PHILIPS_ALLURA
+    assert isinstance(find_device_geometry("Siemens", observer_model), str)

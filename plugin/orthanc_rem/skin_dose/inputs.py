@@ -357,13 +357,14 @@ def identify_system(study: model.Study) -> tuple[DeviceGeometry, str] | NotModel
     for dose in study.projection_xray_radiation_doses:
         if dose.source_kind != "rdsr" or not dose.device_observer_model_name:
             continue
-        observed = find_device_geometry(
-            dose.device_observer_manufacturer or manufacturer, dose.device_observer_model_name
-        )
+        observed_manufacturer = dose.device_observer_manufacturer or manufacturer
+        observed = find_device_geometry(observed_manufacturer, dose.device_observer_model_name)
         if not isinstance(observed, str):
+            unnamed = "" if (observed_manufacturer or "").strip() else "; the report names no manufacturer"
             return observed, (
                 f"system identified as {observed.name} from the report's Device Observer Model Name "
-                f"'{dose.device_observer_model_name}' (the header's Manufacturer's Model Name does not name it)"
+                f"'{dose.device_observer_model_name}' (the header's Manufacturer's Model Name does not name it"
+                f"{unnamed})"
             )
     return NotModelled(found)
 
