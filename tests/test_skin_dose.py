@@ -479,7 +479,7 @@ def test_a_system_named_nowhere_is_modelled_once_a_user_assigns_a_geometry(loade
 def test_a_failing_engine_is_recorded_with_its_reason(loaded, sessions, monkeypatch):  # type: ignore[no-untyped-def]
     study_id = loaded(SIEMENS_ZEE)
 
-    def broken(inputs: SkinDoseInputs) -> None:
+    def broken(inputs: SkinDoseInputs, progress: Any = None) -> None:
         raise ValueError("HVL table has no row for 151 kV")
 
     monkeypatch.setattr(engine, "compute_skin_dose", broken)
@@ -720,3 +720,46 @@ def test_a_model_name_alone_identifies_the_system_when_no_manufacturer_is_given(
     (observer_model,) = [item.TextValue for item in sr_facts.children(ds, "121015")]
     assert find_device_geometry(ds.get("Manufacturer"), observer_model) is PHILIPS_ALLURA
     assert isinstance(find_device_geometry("Siemens", observer_model), str)
+
+
+def test_a_calculation_reports_its_progress_to_the_waiting_page(loaded, sessions, corpus, database_url, tmp_path):  # type: ignore[no-untyped-def]
+    """The worker's task writes (events done, events) while the engine runs, from 0 to every event of
+    the report, and removes it at the end; the API's pending answer carries what it last wrote."""
+    from orthanc_rem.skin_dose.worker import PROGRESS_KEY, calculation_progress
+    from orthanc_rem.tasks import build_queue, create_huey
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    queue = build_queue(settings)
+    study_id = loaded(SIEMENS_ZEE)
+    events = len(sr_facts.projection_events(sr_facts.read(corpus(SIEMENS_ZEE))))
+    written: list[tuple[int, int]] = []
+    put = queue.huey.put
+
+    def recording_put(key: str, value: Any) -> Any:
+        assert key == PROGRESS_KEY.format(study_id=study_id)
+        written.append((value["events_done"], value["events"]))
+        return put(key, value)
+
+    queue.huey.put = recording_put  # type: ignore[method-assign]
+    assert queue.compute_skin_dose is not None
+    assert queue.compute_skin_dose.call_local(study_id) == cache.COMPUTED
+    assert written[0] == (0, events) and written[-1] == (events, events)
+    assert [done for done, _ in written] == sorted(done for done, _ in written)
+    assert calculation_progress(queue.huey, study_id) is None  # removed when the task ended
+
+    other = loaded(PHILIPS_ALLURA)  # never computed: the page's request finds it pending
+    create_huey(settings.queue_url).put(
+        PROGRESS_KEY.format(study_id=other),
+        {"state": "calculating", "events_done": 1, "events": 3, "started_at": "2026-12-02T06:00:00"},
+    )
+    client = dose_browser_client(settings, sessions)
+    response = client.get(f"/api/studies/{other}/skin-dose", base_url=BASE_URL)
+    assert response.status_code == 202
+    document = response.get_json()
+    assert document["progress"] == {
+        "state": "calculating",
+        "events_done": 1,
+        "events": 3,
+        "started_at": "2026-12-02T06:00:00",
+    }
+    assert document["reason"] == "being calculated by a worker"

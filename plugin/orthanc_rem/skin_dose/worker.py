@@ -8,8 +8,10 @@ a study has no current map.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from huey import Huey
 from huey.api import TaskWrapper
@@ -21,6 +23,7 @@ from orthanc_rem import database, model
 from orthanc_rem.config import Settings
 from orthanc_rem.ingest import DATABASE_UNAVAILABLE
 from orthanc_rem.skin_dose.cache import refresh_skin_dose
+from orthanc_rem.skin_dose.engine import Progress
 
 if TYPE_CHECKING:
     from orthanc_rem.tasks import ExtractionQueue
@@ -29,13 +32,24 @@ log = logging.getLogger(__name__)
 RETRY_DELAY_S = 10
 
 
+#: Where a running calculation leaves its progress in the queue's key-value store (huey ``put``),
+#: for the page that waits for it; removed when the task ends.
+PROGRESS_KEY = "skin-dose-progress:{study_id}"
+PROGRESS_EVERY_S = 1.0
+
+
 def register_skin_dose_task(huey: Huey, settings: Settings) -> TaskWrapper:
     @huey.task(name="compute_skin_dose")
     def compute_skin_dose(study_id: int) -> str:
+        key = PROGRESS_KEY.format(study_id=study_id)
         try:
-            row = refresh_skin_dose(database.session_factory(settings.database_url), study_id)
+            row = refresh_skin_dose(
+                database.session_factory(settings.database_url), study_id, progress=progress_writer(huey, key)
+            )
         except DATABASE_UNAVAILABLE as exc:
             raise RetryTask(delay=RETRY_DELAY_S) from exc
+        finally:
+            huey.get(key)  # a read without peek removes the entry
         if row is None:
             return "not fluoroscopy"
         psd = f" PSD {row.peak_skin_dose_gy:.3f} Gy" if row.peak_skin_dose_gy is not None else ""
@@ -43,6 +57,28 @@ def register_skin_dose_task(huey: Huey, settings: Settings) -> TaskWrapper:
         return row.status
 
     return compute_skin_dose
+
+
+def progress_writer(huey: Huey, key: str) -> Progress:
+    """Events done of the running calculation, written at most once a second (and at start and end):
+    a 316-event report runs for seconds, a write per event would only load the queue."""
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    last_write = [0.0]
+
+    def write(done: int, total: int) -> None:
+        now = time.monotonic()
+        if 0 < done < total and now - last_write[0] < PROGRESS_EVERY_S:
+            return
+        last_write[0] = now
+        huey.put(key, {"state": "calculating", "events_done": done, "events": total, "started_at": started})
+
+    return write
+
+
+def calculation_progress(huey: Huey, study_id: int) -> dict[str, Any] | None:
+    """What the worker computing the study's map last said, or None when none is running."""
+    found = huey.get(PROGRESS_KEY.format(study_id=study_id), peek=True)
+    return found if isinstance(found, dict) else None
 
 
 def queue_skin_dose(queue: ExtractionQueue, study_id: int | None) -> None:
