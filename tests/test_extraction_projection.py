@@ -290,12 +290,25 @@ MECHANICAL = {
 DETECTOR = {"exposure_index": "113845", "target_exposure_index": "113846", "deviation_index": "113847"}
 
 
+def philips_table_height_mm(event: Dataset) -> float | None:
+    """Philips Allura Xper's private "Table Height Position" row (021, 99PHI-IXR-XPER), in mm."""
+    for item in event.get("ContentSequence") or ():
+        concept = item.ConceptNameCodeSequence[0]
+        if (concept.CodeValue, concept.CodingSchemeDesignator) == ("021", "99PHI-IXR-XPER"):
+            values, unit = sr_facts.measured(item)
+            assert unit == "mm"
+            return values[0]
+    return None
+
+
 @pytest.mark.parametrize("name", PROJECTION_FILES)
 def test_mechanical_and_detector_data_match_the_object(corpus, name):
     ds = facts(corpus(name))
     report = extracted(corpus(name))
     for event, item in zip(report.dose.events, sr_facts.projection_events(ds), strict=True):
         expected = {field: value(item, code, units) for field, (code, units) in MECHANICAL.items()}
+        if expected["table_height_position_mm"] is None:  # Philips Allura: only its private row
+            expected["table_height_position_mm"] = philips_table_height_mm(item)
         got = {field: getattr(event.mechanical, field) if event.mechanical else None for field in MECHANICAL}
         assert got == {field: approx(v) for field, v in expected.items()}
         expected_detector = {field: value(item, code, ONE) for field, code in DETECTOR.items()}
@@ -809,3 +822,23 @@ def test_large_fluoroscopy_report_reads_every_event(corpus):
     data = corpus("RF-Pat-Orientation-Modifier-Missing.dcm").read_bytes()
     report = read_projection_dose_report(read_dicom_file(data))
     assert len(report.dose.events) == 316
+
+
+DEVICE_OBSERVER = {
+    "device_observer_name": "121013",
+    "device_observer_manufacturer": "121014",
+    "device_observer_model_name": "121015",
+    "device_observer_serial_number": "121016",
+}
+
+
+@pytest.mark.parametrize("name", PROJECTION_FILES)
+def test_device_observer_rows_are_kept(corpus, name):
+    """TID 1004 at the report's root (images have none): the Allura report names its model only here."""
+    ds = facts(corpus(name))
+    dose = extracted(corpus(name)).dose
+    uid = sr_facts.child(ds, "121012") if ds.get("ContentSequence") else None
+    assert dose.device_observer_uid == (str(uid.get("UID") or "").strip() or None if uid is not None else None)
+    for field, code in DEVICE_OBSERVER.items():
+        expected = text(ds, code) if ds.get("ContentSequence") else None
+        assert getattr(dose, field) == expected, field

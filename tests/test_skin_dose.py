@@ -410,19 +410,57 @@ def test_detail_page_draws_the_map_in_chromium(loaded, sessions, database_url, t
     assert "1.786 m (assumed)" in dom and "73.2 kg (assumed)" in dom
     assert 'class="main-svg"' in dom  # Plotly drew the map
     assert "posterior" in dom and "superior (head)" in dom  # region overlay
+    # the 3D view's orientation figure: the phantom's sides named, and the head/left/anterior triad
+    for side in ("HEAD", "FEET", "LEFT", "RIGHT", "ANTERIOR", "POSTERIOR"):
+        assert side in dom, side
 
 
-def test_a_system_assigned_a_known_geometry_is_modelled_and_says_so(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
+def test_allura_is_identified_by_its_device_observer_and_modelled_without_a_user(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
     """The Allura report names its system only as the SR's Device Observer Model Name (121015)."""
-    import datetime as dt
-
     ds = sr_facts.read(corpus(PHILIPS_ALLURA))
     assert not ds.get("ManufacturerModelName")
-    observer_models = [item.TextValue for item in sr_facts.children(ds, "121015")]
-    assert observer_models == ["Allura Xper"]
+    (observer_model,) = [item.TextValue for item in sr_facts.children(ds, "121015")]
+    (observer_manufacturer,) = [item.TextValue for item in sr_facts.children(ds, "121014")]
     study_id = loaded(PHILIPS_ALLURA)
+    with sessions() as session:
+        (dose,) = session.get(model.Study, study_id).projection_xray_radiation_doses
+        assert (dose.device_observer_manufacturer, dose.device_observer_model_name) == (
+            observer_manufacturer,
+            observer_model,
+        )
+        assert session.scalar(select(model.SkinDoseDevice)) is None  # nobody assigned a geometry
+    row = cache.refresh_skin_dose(sessions, study_id)
+    assert row is not None and row.status == cache.COMPUTED, row and row.reason
+    assert row.device_geometry == "Philips Allura"
+    assert any(f"Device Observer Model Name '{observer_model}'" in text for text in row.assumptions or [])
+    assert not any("chosen by a user" in text for text in row.assumptions or [])
+    total_rp_gy = sum(sum(sr_facts.numbers(e, DOSE_RP)) for e in sr_facts.projection_events(ds))
+    with open(ENGINE_TABLES / "correction_medium_and_backscatter.csv") as table:
+        rows = list(csv.DictReader(table))
+    largest = max(float(r["backscatter"]) for r in rows) * max(float(r["mu_en_quotient"]) for r in rows)
+    # skin at most one phantom half-width (the phantom used) before the isocentre, the RP 15 cm before it
+    source_isocenter_cm = min(sr_facts.numbers(ds, SOURCE_ISOCENTER)) / 10
+    half_width_cm = (row.inputs_used or {})["phantom_dimensions_cm"]["radius_a"]
+    inverse_square = max(1.0, ((source_isocenter_cm - 15) / (source_isocenter_cm - half_width_cm)) ** 2)
+    assert 0 < (row.peak_skin_dose_gy or 0) <= total_rp_gy * largest * inverse_square
+    # the patient's weight is in the report (Patient's Weight), so mass is not assumed
+    assert row.patient_mass_kg == pytest.approx(float(ds.PatientWeight)) and not row.mass_assumed
+
+
+def test_a_system_named_nowhere_is_modelled_once_a_user_assigns_a_geometry(loaded, sessions):  # type: ignore[no-untyped-def]
+    """A report without a model name in its header or its observer rows (here the Allura report with
+    its observer rows blanked) says why; a geometry assigned to the system models it, and says so."""
+    import datetime as dt
+
+    study_id = loaded(PHILIPS_ALLURA)
+    with sessions() as session:
+        study = session.get(model.Study, study_id)
+        for dose in study.projection_xray_radiation_doses:
+            dose.device_observer_model_name = None
+        session.commit()
     before = cache.refresh_skin_dose(sessions, study_id)
     assert before is not None and before.status == cache.NOT_MODELLED
+    assert "no geometry settings" in (before.reason or "")
     with sessions() as session:
         study = session.get(model.Study, study_id)
         session.add(
@@ -436,23 +474,12 @@ def test_a_system_assigned_a_known_geometry_is_modelled_and_says_so(loaded, sess
     assert after is not None and after.status == cache.COMPUTED, after and after.reason
     assert after.device_geometry == "Philips Allura"
     assert any("chosen by a user" in text for text in after.assumptions or [])
-    total_rp_gy = sum(sum(sr_facts.numbers(e, DOSE_RP)) for e in sr_facts.projection_events(ds))
-    with open(ENGINE_TABLES / "correction_medium_and_backscatter.csv") as table:
-        rows = list(csv.DictReader(table))
-    largest = max(float(r["backscatter"]) for r in rows) * max(float(r["mu_en_quotient"]) for r in rows)
-    # skin at most one phantom half-width (the phantom used) before the isocentre, the RP 15 cm before it
-    source_isocenter_cm = min(sr_facts.numbers(ds, SOURCE_ISOCENTER)) / 10
-    half_width_cm = (after.inputs_used or {})["phantom_dimensions_cm"]["radius_a"]
-    inverse_square = max(1.0, ((source_isocenter_cm - 15) / (source_isocenter_cm - half_width_cm)) ** 2)
-    assert 0 < (after.peak_skin_dose_gy or 0) <= total_rp_gy * largest * inverse_square
-    # the patient's weight is in the report (Patient's Weight), so mass is not assumed
-    assert after.patient_mass_kg == pytest.approx(float(ds.PatientWeight)) and not after.mass_assumed
 
 
 def test_a_failing_engine_is_recorded_with_its_reason(loaded, sessions, monkeypatch):  # type: ignore[no-untyped-def]
     study_id = loaded(SIEMENS_ZEE)
 
-    def broken(inputs: SkinDoseInputs) -> None:
+    def broken(inputs: SkinDoseInputs, progress: Any = None) -> None:
         raise ValueError("HVL table has no row for 151 kV")
 
     monkeypatch.setattr(engine, "compute_skin_dose", broken)
@@ -500,10 +527,11 @@ def test_command_line_writes_json_and_png_and_assigns_a_geometry(corpus, tmp_pat
         assert image.format == "PNG"
         assert image.size == (document["grid"]["columns"] * 4, document["grid"]["rows"] * 4)
     allura = ids[sr_facts.read(corpus(PHILIPS_ALLURA)).StudyInstanceUID]
-    assert "not_modelled" in run("skin-dose", str(allura)).stdout
+    assert "peak skin dose" in run("skin-dose", str(allura)).stdout  # identified by its device observer
     ds = sr_facts.read(corpus(PHILIPS_ALLURA))
     listing = run("skin-dose-device").stdout.splitlines()
     (line,) = [line for line in listing if str(ds.Manufacturer) in line]
+    assert "report: philips-allura" in line and "header: -" in line
     equipment_id = int(line.split()[0])
     assigned = run("skin-dose-device", "--equipment", str(equipment_id), "--geometry", "philips-allura")
     assert assigned.returncode == 0 and "assigned: philips-allura" in assigned.stdout
@@ -518,26 +546,16 @@ def _engine_conventions(model_name: str) -> dict[str, Any]:
 
 
 def test_allura_peak_skin_dose_is_the_engines_answer_with_its_own_philips_conventions(loaded, sessions, corpus):  # type: ignore[no-untyped-def]
-    """Translation offsets, axis and angle directions straight from PySkinDose's Allura Clarity entry;
-    field size from the shutters as the engine's "ASD" mode computes it; table height from Philips'
-    private container (the standard row is absent; our extraction does not keep the private one,
-    so the map used its flagged default, which equals the reported 905 mm)."""
-    import datetime as dt
-
+    """The map made on import, with no user involved, against the engine run here directly on values
+    read from the report: translation offsets, axis and angle directions straight from PySkinDose's
+    Allura Clarity entry; field size from the shutters as the engine's "ASD" mode computes it; table
+    height from Philips' private row (the standard row is absent), as the engine's own parser reads it."""
     import pandas as pd
 
     study_id = loaded(PHILIPS_ALLURA)
-    with sessions() as session:
-        study = session.get(model.Study, study_id)
-        session.add(
-            model.SkinDoseDevice(
-                equipment_fk=study.equipment_id, geometry="philips-allura", assigned_at=dt.datetime(2026, 12, 2)
-            )
-        )
-        session.commit()
     row = cache.refresh_skin_dose(sessions, study_id)
     assert row is not None and row.status == cache.COMPUTED, row and row.reason
-    assert any("table height position" in a for a in row.assumptions or [])
+    assert not any("table height position" in a for a in row.assumptions or [])  # read, not defaulted
     conventions = _engine_conventions("Allura Clarity")
     offset, sign = conventions["translation_offset"], {"+": 1, "-": -1}
     direction = {k: sign[v] for k, v in conventions["translation_direction"].items()}
@@ -605,3 +623,143 @@ def test_allura_peak_skin_dose_is_the_engines_answer_with_its_own_philips_conven
     except TypeError:  # the engine's measured table has no row for these beams: its estimate, as ours
         direct = engine.run_engine(pd.DataFrame(rows), settings | {"estimate_k_tab": True, "k_tab_val": 0.8})
     assert row.peak_skin_dose_gy == pytest.approx(direct["psd"] / 1000, rel=1e-6)
+
+
+def test_only_fluoroscopy_reports_queue_a_skin_dose_task_on_import(sessions, database_url, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """The import task itself (huey's ``call_local``), with the instance read from the corpus instead of
+    Orthanc: every CT, radiography and mammography RDSR queues nothing, every fluoroscopy one its
+    study's map. Which report is which is read from the objects (``fluoroscopy_rdsrs``)."""
+    from orthanc_rem import ingest, tasks
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    queue = tasks.build_queue(settings)
+    fluoroscopy = {p.name for p in fluoroscopy_rdsrs()}
+    reports = [p for p in corpus_files() if sr_facts.read(p).SOPClassUID.startswith("1.2.840.10008.5.1.4.1.1.88.")]
+    assert fluoroscopy and any(p.name.startswith("CT-RDSR") for p in reports)
+    by_id = {f"orthanc-{path.name}": path for path in reports}
+
+    def from_corpus(settings: Settings, client: Any, orthanc_id: str) -> ingest.ObjectOutcome:
+        return ingest.ingest_object(sessions, by_id[orthanc_id], source=f"orthanc:{orthanc_id}", orthanc_id=orthanc_id)
+
+    monkeypatch.setattr(tasks, "process_orthanc_instance", from_corpus)
+    queued_for = []
+    for orthanc_id, path in by_id.items():
+        queue.huey.flush()
+        outcome = queue.ingest_orthanc_instance.call_local(orthanc_id)
+        queued = [task for task in queue.huey.pending() if task.name == "compute_skin_dose"]
+        if path.name in fluoroscopy and outcome in tasks.SKIN_DOSE_OUTCOMES:
+            assert len(queued) == 1, path.name
+            queued_for.append(path.name)
+        else:
+            assert queued == [], (path.name, outcome)
+    assert SIEMENS_ZEE in queued_for and PHILIPS_ALLURA in queued_for
+
+
+def test_plane_b_events_are_modelled_per_event_and_flagged(loaded, sessions):  # type: ignore[no-untyped-def]
+    """A biplane report's plane B events keep their plane (the engine's table transmission is per
+    plane) and the map says what is not verified; the events are not dropped."""
+    study_id = loaded(SIEMENS_ZEE)
+    with sessions() as session:
+        study = session.get(model.Study, study_id)
+        events = study.projection_xray_radiation_doses[0].events
+        events[0].acquisition_plane_meaning = "Plane B"
+        inputs = skin_dose_inputs(study)
+        session.rollback()
+    assert isinstance(inputs, SkinDoseInputs)
+    assert len(inputs.events) == len(events)
+    assert inputs.events[0].acquisition_plane == "Plane B"
+    assert any("1 plane B event(s) modelled" in text and "not verified" in text for text in inputs.assumptions)
+    # the engine's measured table transmission has no Artis plane B row: its estimate is used
+    with open(ENGINE_TABLES / "correction_table_and_pad_attenuation.csv") as table:
+        planes = {r["acquisition_plane"] for r in csv.DictReader(table) if r["device_model"] == "AXIOM-Artis"}
+    assert "Plane B" not in planes and not engine.measured_table_transmission_available(inputs)
+
+
+def test_a_size_import_queues_the_maps_that_assumed_a_size(loaded, sessions, corpus, database_url, tmp_path):  # type: ignore[no-untyped-def]
+    """The import job as the workers run it (huey's ``call_local``): the Artis Zee map assumed height
+    and mass (the report has neither); a CSV gives the study both, and its map is queued again and,
+    when the task runs, recomputed with them."""
+    from orthanc_rem import size_import_jobs
+    from orthanc_rem.patient_size_import import STUDY_INSTANCE_UID, SizeColumns
+    from orthanc_rem.tasks import build_queue
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    queue = build_queue(settings)
+    zee, allura = loaded(SIEMENS_ZEE), loaded(PHILIPS_ALLURA)
+    for study_id in (zee, allura):
+        cache.refresh_skin_dose(sessions, study_id)
+    uid = str(sr_facts.read(corpus(SIEMENS_ZEE)).StudyInstanceUID)
+    content = f"uid,height_cm,weight_kg\n{uid},162,95\n".encode()
+    with sessions() as session:
+        job = size_import_jobs.create_job(session, "sizes.csv", content)
+        size_import_jobs.choose_columns(
+            session, job.id, SizeColumns("uid", STUDY_INSTANCE_UID, "height_cm", "weight_kg", "cm")
+        )
+        job_id = job.id
+    queue.huey.flush()
+    assert queue.import_patient_sizes is not None
+    assert queue.import_patient_sizes.call_local(job_id) == size_import_jobs.FINISHED
+    queued = [task.args for task in queue.huey.pending() if task.name == "compute_skin_dose"]
+    assert queued == [(zee,)]  # the Allura study, not in the file, keeps its map
+    assert queue.compute_skin_dose is not None
+    queue.compute_skin_dose.call_local(zee)
+    with sessions() as session:
+        recomputed = cache.current_map(session, zee)
+        assert recomputed is not None
+        assert (recomputed.patient_height_m, recomputed.height_assumed) == (pytest.approx(1.62), False)
+        assert (recomputed.patient_mass_kg, recomputed.mass_assumed) == (pytest.approx(95.0), False)
+
+
+def test_a_model_name_alone_identifies_the_system_when_no_manufacturer_is_given(corpus):  # type: ignore[no-untyped-def]
+    """The 316-event report: empty Manufacturer, no Device Observer Manufacturer, observer model
+    "Allura Xper". A manufacturer that is given must still match the model's."""
+    from orthanc_rem.skin_dose.devices import PHILIPS_ALLURA, find_device_geometry
+
+    ds = sr_facts.read(corpus("RF-Pat-Orientation-Modifier-Missing.dcm"))
+    assert not str(ds.get("Manufacturer") or "").strip() and not sr_facts.children(ds, "121014")
+    (observer_model,) = [item.TextValue for item in sr_facts.children(ds, "121015")]
+    assert find_device_geometry(ds.get("Manufacturer"), observer_model) is PHILIPS_ALLURA
+    assert isinstance(find_device_geometry("Siemens", observer_model), str)
+
+
+def test_a_calculation_reports_its_progress_to_the_waiting_page(loaded, sessions, corpus, database_url, tmp_path):  # type: ignore[no-untyped-def]
+    """The worker's task writes (events done, events) while the engine runs, from 0 to every event of
+    the report, and removes it at the end; the API's pending answer carries what it last wrote."""
+    from orthanc_rem.skin_dose.worker import PROGRESS_KEY, calculation_progress
+    from orthanc_rem.tasks import build_queue, create_huey
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    queue = build_queue(settings)
+    study_id = loaded(SIEMENS_ZEE)
+    events = len(sr_facts.projection_events(sr_facts.read(corpus(SIEMENS_ZEE))))
+    written: list[tuple[int, int]] = []
+    put = queue.huey.put
+
+    def recording_put(key: str, value: Any) -> Any:
+        assert key == PROGRESS_KEY.format(study_id=study_id)
+        written.append((value["events_done"], value["events"]))
+        return put(key, value)
+
+    queue.huey.put = recording_put  # type: ignore[method-assign]
+    assert queue.compute_skin_dose is not None
+    assert queue.compute_skin_dose.call_local(study_id) == cache.COMPUTED
+    assert written[0] == (0, events) and written[-1] == (events, events)
+    assert [done for done, _ in written] == sorted(done for done, _ in written)
+    assert calculation_progress(queue.huey, study_id) is None  # removed when the task ended
+
+    other = loaded(PHILIPS_ALLURA)  # never computed: the page's request finds it pending
+    create_huey(settings.queue_url).put(
+        PROGRESS_KEY.format(study_id=other),
+        {"state": "calculating", "events_done": 1, "events": 3, "started_at": "2026-12-02T06:00:00"},
+    )
+    client = dose_browser_client(settings, sessions)
+    response = client.get(f"/api/studies/{other}/skin-dose", base_url=BASE_URL)
+    assert response.status_code == 202
+    document = response.get_json()
+    assert document["progress"] == {
+        "state": "calculating",
+        "events_done": 1,
+        "events": 3,
+        "started_at": "2026-12-02T06:00:00",
+    }
+    assert document["reason"] == "being calculated by a worker"

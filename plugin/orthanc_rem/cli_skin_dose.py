@@ -2,8 +2,8 @@
 
 Prints the study's peak skin dose (computing and storing the map first if it has none or a stale
 one), and writes the map as JSON (the API's document) or as a PNG of the unrolled skin. ``--device``
-models a report whose header does not name its system with a known geometry; that result is shown
-but not stored, since the pages cannot know the choice.
+models a report that names its system neither in its header nor in its Device Observer rows with a
+known geometry; that result is shown but not stored, since the pages cannot know the choice.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def register(command: Callable[..., Any]) -> None:
     sub.add_argument(
         "--device",
         choices=sorted(DEVICES),
-        help="geometry to use when the report's header does not name the system (result not stored)",
+        help="geometry to use when the report names no known system (result not stored)",
     )
     device = command(
         "skin-dose-device",
@@ -96,10 +96,27 @@ def command_skin_dose_device(args: argparse.Namespace, service: Any) -> int:
             from_header = found.key if isinstance(found, DeviceGeometry) else "-"
             print(
                 f"{equipment.id:>5}  {equipment.display_name:30}  {equipment.manufacturer or '':25} "
-                f"{equipment.manufacturer_model_name or '':25} header: {from_header:15} assigned: "
-                f"{assigned.get(equipment.id, '-')}"
+                f"{equipment.manufacturer_model_name or '':25} header: {from_header:15} "
+                f"report: {_observed_geometry(session, equipment):15} assigned: {assigned.get(equipment.id, '-')}"
             )
     return 0
+
+
+def _observed_geometry(session: Any, equipment: model.Equipment) -> str:
+    """The geometry the system's RDSRs name in their Device Observer rows (TID 1004), or "-"."""
+    from sqlalchemy import select
+
+    dose = model.ProjectionXRayRadiationDose
+    observer = session.execute(
+        select(dose.device_observer_manufacturer, dose.device_observer_model_name)
+        .join(model.Study, model.Study.id == dose.study_fk)
+        .where(model.Study.equipment_id == equipment.id, dose.device_observer_model_name.is_not(None))
+        .limit(1)
+    ).first()
+    if observer is None:
+        return "-"
+    found = cache.find_device_geometry(observer[0] or equipment.manufacturer, observer[1])
+    return found.key if isinstance(found, DeviceGeometry) else "-"
 
 
 def _computed_with(sessions: Any, study_id: int, device: DeviceGeometry) -> dict[str, Any]:

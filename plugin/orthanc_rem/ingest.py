@@ -42,6 +42,9 @@ class ObjectOutcome:
     study_id: int | None = None
     sop_instance_uid: str | None = None
     route: str | None = None  # the importer (RouteKind value), when one was chosen
+    #: What the report's content says it is (CT, RF, DX, MG), when one was read: decides follow-up
+    #: work such as the skin dose map (fluoroscopy only) without reading the study back.
+    report_modality: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -73,7 +76,9 @@ def ingest_object(
             result = persistence.store_report(session, report, orthanc_id, source)
         if result.outcome == Outcome.DUPLICATE and orthanc_id is not None:
             _record_duplicate(sessions, source, result.detail, orthanc_id, sop_instance_uid, sop_class_uid)
-        return ObjectOutcome(source, result.outcome, result.detail, result.study_id, sop_instance_uid, route)
+        return ObjectOutcome(
+            source, result.outcome, result.detail, result.study_id, sop_instance_uid, route, report.modality
+        )
     except DATABASE_UNAVAILABLE:
         raise
     except UnmatchedObject as exc:

@@ -27,7 +27,7 @@ from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancU
 from orthanc_rem.outcome import Outcome
 from orthanc_rem.qr import worker_tasks as qr_tasks
 from orthanc_rem.qr.worker_tasks import QrTasks
-from orthanc_rem.skin_dose.worker import queue_skin_dose, register_skin_dose_task
+from orthanc_rem.skin_dose.worker import queue_maps_with_new_sizes, queue_skin_dose, register_skin_dose_task
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
             # RetryTask does not count down huey's retries: the object waits as long as the outage.
             raise RetryTask(delay=RETRY_DELAY_S) from exc
         log_outcome(outcome)
-        if settings.skin_dose_on_import and outcome.outcome in SKIN_DOSE_OUTCOMES and outcome.route == RouteKind.RDSR:
+        if settings.skin_dose_on_import and wants_skin_dose(outcome):
             queue_skin_dose(queue, outcome.study_id)
         return outcome.outcome
 
@@ -165,7 +165,11 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     def import_patient_sizes(job_id: int) -> str:
         from orthanc_rem.size_import_jobs import run_job
 
-        return run_job(database.session_factory(settings.database_url), job_id)
+        sessions = database.session_factory(settings.database_url)
+        status = run_job(sessions, job_id)
+        if settings.skin_dose_on_import:  # else maps are computed when viewed, which sees them stale
+            queue_maps_with_new_sizes(queue, sessions)  # maps that assumed a size now known
+        return status
 
     queue = ExtractionQueue(
         huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint, import_patient_sizes
@@ -174,6 +178,12 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     queue.qr = qr_tasks.register(huey, settings, client)
     queue.compute_skin_dose = register_skin_dose_task(huey, settings)
     return queue
+
+
+def wants_skin_dose(outcome: ObjectOutcome) -> bool:
+    """A new or replacing fluoroscopy RDSR: CT, radiography and mammography reports have no skin dose
+    map, so they queue nothing (a CT import used to queue a task that only found that out)."""
+    return outcome.outcome in SKIN_DOSE_OUTCOMES and outcome.route == RouteKind.RDSR and outcome.report_modality == "RF"
 
 
 def log_outcome(outcome: ObjectOutcome) -> None:

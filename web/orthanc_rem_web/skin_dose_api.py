@@ -3,7 +3,8 @@
 The browser never computes: it reads the map the workers stored (``orthanc_rem.skin_dose.cache``).
 When a study has no current map (never computed, or its height, mass or the engine changed since),
 the request queues the computation on the workers' queue and answers ``pending`` (HTTP 202), as the
-manual's "calculated in the background when a study is first viewed".
+manual's "calculated in the background when a study is first viewed", with the progress the worker
+reports (``queued``, or ``calculating`` with the events done) for the page to show.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from flask import Blueprint, Response, abort
 from orthanc_rem import model
 from orthanc_rem.skin_dose import cache
 from orthanc_rem.skin_dose.openskin import openskin_csv
+from orthanc_rem.skin_dose.worker import calculation_progress
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import browser, dose_session
 from orthanc_rem_web.query import STUDY_ID
@@ -56,9 +58,12 @@ def skin_dose(study_id: int) -> Any:
     current = cache.current_map(dose_session(), study_id)
     if current is not None:
         return cache.skin_dose_document(current)
-    _queue_once(browser().settings.queue_url, study_id)
+    queue_url = browser().settings.queue_url
+    _queue_once(queue_url, study_id)
     stale = cache.stored_map(dose_session(), study_id)
-    document: dict[str, Any] = {"status": "pending", "reason": "queued for calculation by the workers"}
+    progress = calculation_progress(_skin_dose_task(queue_url).huey, study_id) or {"state": "queued"}
+    reason = "being calculated by a worker" if progress["state"] == "calculating" else "queued for calculation"
+    document: dict[str, Any] = {"status": "pending", "reason": reason, "progress": progress}
     if stale is not None:
         document["previous"] = cache.skin_dose_document(stale, with_grid=False)
     return document, 202

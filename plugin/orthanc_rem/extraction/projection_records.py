@@ -202,6 +202,12 @@ class ProjectionXRayRadiationDose:
     xray_mechanical_data_available: Code | None = None
     comment: str | None = None
     sources_of_dose_information: tuple[Code, ...] = ()
+    #: TID 1004 rows (``tid1004``): the system as the report's observer context names it.
+    device_observer_uid: str | None = None
+    device_observer_name: str | None = None
+    device_observer_manufacturer: str | None = None
+    device_observer_model_name: str | None = None
+    device_observer_serial_number: str | None = None
     accumulations: tuple[AccumulatedXRayDose, ...] = ()
     events: tuple[ProjectionIrradiationEvent, ...] = ()
 

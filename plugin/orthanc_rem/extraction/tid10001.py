@@ -14,6 +14,7 @@ its Acquisition Plane (CID 10003: Plane A, Plane B, Single Plane) and nothing is
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 from orthanc_rem.extraction import sr
@@ -26,6 +27,7 @@ from orthanc_rem.extraction.projection_records import (
 )
 from orthanc_rem.extraction.records import Code, ExtractionError
 from orthanc_rem.extraction.sr import ContentItem, child_value, first_child, read_item
+from orthanc_rem.extraction.tid1004 import read_device_observer
 from orthanc_rem.extraction.tid10003 import (
     ACQUISITION_PLANE,
     COMMENT,
@@ -131,6 +133,7 @@ def read_projection_xray_radiation_dose(root: ContentItem, warnings: list[str]) 
             for c in (read_item(i, sr.code, warnings) for i in sr.children(root, SOURCE_OF_DOSE_INFORMATION))
             if c is not None
         ),
+        **dataclasses.asdict(read_device_observer(root, warnings)),
         accumulations=tuple(accumulations),
         events=tuple(events),
     )

@@ -111,6 +111,7 @@ PHILIPS_BOTTOM_SHUTTER = Code("006", "99PHI-IXR-XPER", "Bottom Shutter")
 PHILIPS_LEFT_SHUTTER = Code("007", "99PHI-IXR-XPER", "Left Shutter")
 PHILIPS_RIGHT_SHUTTER = Code("008", "99PHI-IXR-XPER", "Right Shutter")
 PHILIPS_TOP_SHUTTER = Code("009", "99PHI-IXR-XPER", "Top Shutter")
+PHILIPS_TABLE_HEIGHT_POSITION = Code("021", "99PHI-IXR-XPER", "Table Height Position")
 
 
 def read_irradiation_event_xray_data(container: ContentItem, warnings: list[str]) -> ProjectionIrradiationEvent:
@@ -355,11 +356,24 @@ def read_xray_mechanical_data(container: ContentItem, warnings: list[str]) -> XR
 
     End angles are only present for rotational runs; an empty measured value (GE Super-C sends all
     four angles empty) is None, not 0."""
+    values = {name: _technique(container, concept, unit, warnings) for name, (concept, unit) in _MECHANICAL.items()}
+    if values["table_height_position_mm"] is None:
+        values["table_height_position_mm"] = philips_table_height_position(container, warnings)
     mechanical = XRayMechanical(
         crdr_mechanical_configuration=child_value(container, CRDR_MECHANICAL_CONFIGURATION, sr.code, warnings),
-        **{name: _technique(container, concept, unit, warnings) for name, (concept, unit) in _MECHANICAL.items()},
+        **values,
     )
     return mechanical if mechanical != XRayMechanical() else None
+
+
+def philips_table_height_position(container: ContentItem, warnings: list[str]) -> float | None:
+    """Philips Allura Xper leaves out the standard Table Height Position row (113753) and writes the
+    table height only as its private row 021 "Table Height Position" (99PHI-IXR-XPER; 905 mm in the
+    corpus report, with a "Height of System" of 1065 mm in the accumulated data). Read for events
+    without the standard row: it is the same concept in Philips' own frame, which is the frame
+    PySkinDose's Allura conventions were measured in (its parser reads rows by meaning, so this is
+    the value it uses for these systems); ``skin_dose.devices`` holds that frame's offset and sign."""
+    return _technique(container, PHILIPS_TABLE_HEIGHT_POSITION, "mm", warnings)
 
 
 def _technique(parent: ContentItem, concept: Code, unit: str, warnings: list[str]) -> float | None:

@@ -56,6 +56,12 @@ class ProjectionXRayRadiationDose(Base):
     xray_mechanical_data_available_meaning: Mapped[str | None] = text_column()
     comment: Mapped[str | None] = text_column()
     source_of_dose_information: Mapped[str | None] = text_column()
+    #: TID 1004 Device Observer rows; the model name identifies systems whose header has none.
+    device_observer_uid: Mapped[str | None] = text_column()
+    device_observer_name: Mapped[str | None] = text_column()
+    device_observer_manufacturer: Mapped[str | None] = text_column()
+    device_observer_model_name: Mapped[str | None] = text_column()
+    device_observer_serial_number: Mapped[str | None] = text_column()
 
     study: Mapped[Study] = relationship(back_populates="projection_xray_radiation_doses")
     accumulations: Mapped[list[AccumulatedXRayDose]] = relationship(

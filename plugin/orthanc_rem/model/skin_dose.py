@@ -56,8 +56,8 @@ class SkinDoseMap(Base):
 class SkinDoseDevice(Base):
     """A user's statement of which known geometry an X-ray system has (``orthanc-rem skin-dose-device``).
 
-    For reports whose header does not name the system (Philips Allura Xper reports in our corpus
-    carry it only as the SR's Device Observer Model Name, which extraction does not keep), so
+    For reports that name their system nowhere, neither in the header's Manufacturer's Model Name
+    nor in the SR's Device Observer Model Name (which identifies Philips Allura Xper reports), so
     that such a system can be modelled on purpose rather than guessed.
     """
 

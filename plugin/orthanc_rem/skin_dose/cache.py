@@ -82,9 +82,13 @@ def current_map(session: Session, study_id: int) -> model.SkinDoseMap | None:
 
 
 def refresh_skin_dose(
-    sessions: sessionmaker[Session], study_id: int, device: DeviceGeometry | None = None
+    sessions: sessionmaker[Session],
+    study_id: int,
+    device: DeviceGeometry | None = None,
+    progress: engine.Progress | None = None,
 ) -> model.SkinDoseMap | None:
-    """Compute and store the study's map unless the stored one is current; None if not fluoroscopy."""
+    """Compute and store the study's map unless the stored one is current; None if not fluoroscopy.
+    ``progress`` hears (events done, events) while the engine runs (the worker shows it to the page)."""
     with sessions() as session:
         study = session.get(model.Study, study_id)
         if study is None or not is_fluoroscopy_with_report(study):
@@ -95,7 +99,7 @@ def refresh_skin_dose(
         row = stored_map(session, study_id)
         if row is not None and row.inputs_hash == digest:
             return row
-        values = result_values(inputs, version)
+        values = result_values(inputs, version, progress)
         values["inputs_hash"] = digest
         values["computed_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         if row is None:
@@ -139,7 +143,9 @@ def _cleared() -> dict[str, Any]:
     }
 
 
-def result_values(inputs: SkinDoseInputs | NotModelled, version: str) -> dict[str, Any]:
+def result_values(
+    inputs: SkinDoseInputs | NotModelled, version: str, progress: engine.Progress | None = None
+) -> dict[str, Any]:
     values = _cleared()
     values["engine_version"] = version
     if isinstance(inputs, NotModelled):
@@ -156,7 +162,9 @@ def result_values(inputs: SkinDoseInputs | NotModelled, version: str) -> dict[st
         "events_modelled": len(inputs.events),
     }
     try:
-        result = engine.compute_skin_dose(inputs)
+        if progress is not None:
+            progress(0, len(inputs.events))
+        result = engine.compute_skin_dose(inputs, progress=progress)
     except Exception as exc:  # noqa: BLE001 - the reason is stored and shown; the worker goes on
         log.warning("skin dose calculation failed: %s: %s", type(exc).__name__, exc)
         return values | {"status": FAILED, "reason": f"{type(exc).__name__}: {exc}"}

@@ -67,8 +67,8 @@ PHILIPS_ALLURA = DeviceGeometry(
     default_source_isocenter_cm=81.0,
     default_source_detector_cm=119.4,
     detector_side_length_cm=40.0,
-    # Allura Xper writes the table height only in its private container (99PHI-IXR-XPER "Table
-    # Height Position"; 905 mm in the corpus report), which extraction does not keep yet.
+    # Allura Xper writes the table height only as its private row (99PHI-IXR-XPER "Table Height
+    # Position", read by extraction); this default, the corpus report's 905 mm, serves events without it.
     default_table_height_mm=905.0,
     note="conventions measured on an Allura Clarity; Allura Xper is the same platform (not verified)",
 )
@@ -88,11 +88,17 @@ def _folded(text: str | None) -> str:
 
 
 def find_device_geometry(manufacturer: str | None, model_name: str | None) -> DeviceGeometry | str:
-    """The geometry of a known system, or the reason why the system cannot be modelled."""
+    """The geometry of a known system, or the reason why the system cannot be modelled.
+
+    A model name alone identifies the system when no manufacturer is given at all (the corpus's
+    316-event Allura Xper report has an empty Manufacturer and no Device Observer Manufacturer):
+    each model name listed belongs to one manufacturer. A manufacturer that is given must match.
+    """
     if not _folded(manufacturer) and not _folded(model_name):
         return "the report's header names no manufacturer or model, so the table and positioner conventions are unknown"
     for prefix, models, geometry in _KNOWN_SYSTEMS:
-        if _folded(manufacturer).startswith(prefix) and _folded(model_name) in models:
+        manufacturer_matches = not _folded(manufacturer) or _folded(manufacturer).startswith(prefix)
+        if manufacturer_matches and _folded(model_name) in models:
             return geometry
     return (
         f"no geometry settings for {manufacturer or '(no manufacturer)'} {model_name or '(no model name)'}: "

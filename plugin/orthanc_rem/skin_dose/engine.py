@@ -22,7 +22,9 @@ import math
 import os
 import sqlite3
 import tempfile
+import threading
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -196,25 +198,62 @@ def measured_table_transmission_available(inputs: SkinDoseInputs) -> bool:
     return True
 
 
-def run_engine(data_norm: Any, settings: dict[str, Any]) -> dict[str, Any]:
+#: ``progress(events_done, events_total)``, called as the engine finishes each irradiation event.
+Progress = Callable[[int, int], None]
+_bar_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _events_reported(progress: Progress | None) -> Iterator[None]:
+    """The engine's only view of its own progress is the tqdm bar it makes for the events
+    (``calculate_dose``: ``from tqdm import tqdm``, looked up when it runs, one ``update`` per
+    event). For the run, that name is a bar that also tells ``progress``; the bars stay disabled
+    (TQDM_DISABLE), which leaves tqdm's own count at 0, so the events are counted here."""
+    if progress is None:
+        yield
+        return
+    import tqdm as tqdm_module
+
+    original, report = tqdm_module.tqdm, progress
+
+    class ReportingBar(original):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.events_total = int(kwargs.get("total") or 0)
+            self.events_done = 0
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.events_done += int(n or 0)
+            report(self.events_done, self.events_total)
+            return super().update(n)  # type: ignore[no-any-return]
+
+    with _bar_lock:
+        tqdm_module.tqdm = ReportingBar
+        try:
+            yield
+        finally:
+            tqdm_module.tqdm = original
+
+
+def run_engine(data_norm: Any, settings: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
     """The engine's public entry point, with its progress bars silenced (worker logs)."""
     from pyskindose.main import analyze_normalized_data_with_custom_settings_object
     from pyskindose.settings import PyskindoseSettings
 
     engine_settings_object = PyskindoseSettings(settings, output_format="dict")
     # tqdm resolves its output when a bar is made: the bars go nowhere, exceptions still raise.
-    with contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stderr(io.StringIO()), _events_reported(progress):
         output = analyze_normalized_data_with_custom_settings_object(
             data_norm, engine_settings_object, output_format="dict"
         )
     return output  # type: ignore[return-value]
 
 
-def compute_skin_dose(inputs: SkinDoseInputs) -> SkinDoseResult:
+def compute_skin_dose(inputs: SkinDoseInputs, progress: Progress | None = None) -> SkinDoseResult:
     version = engine_version()
     estimate_table = not measured_table_transmission_available(inputs)
     settings = engine_settings(inputs, estimate_table)
-    output = run_engine(normalized_events(inputs), settings)
+    output = run_engine(normalized_events(inputs), settings, progress)
     dims = phantom_dimensions_cm(inputs.patient.height_m, inputs.patient.mass_kg)
     angles = np.arange(0.0, 2 * np.pi, RING_STEP_RAD)
     columns = len(angles)

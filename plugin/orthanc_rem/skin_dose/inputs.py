@@ -24,6 +24,18 @@ DEFAULT_KVP_KV = 80.0
 ENGINE_COPPER_MM = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.9)
 ENGINE_ALUMINIUM_MM = (0.0, 1.0)
 
+#: Why plane B events are in the map and what is not known about them (shown on the page).
+#: PySkinDose computes every event from its own angles, distances and field about one isocentre, the
+#: frame in which PS3.3 defines the positioner angles for either plane, and looks up the table and pad
+#: transmission per plane (measured for Allura Clarity Plane A and B; else its estimate, flagged). What
+#: it cannot know is whether a system reports its lateral C-arm in that frame: its conventions were
+#: measured on one C-arm, and no biplane report in our corpus verifies them.
+PLANE_B_NOTE = (
+    "{count} plane B event(s) modelled from their own reported angles, distances and field about the "
+    "common isocentre, as the engine models every event; the {system} table and angle conventions "
+    "were measured on a single C-arm and are not verified for plane B"
+)
+
 HEAD_FIRST_SUPINE = "head_first_supine"
 FEET_FIRST_SUPINE = "feet_first_supine"
 
@@ -292,14 +304,10 @@ def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -
     if not events:
         return NotModelled("the study has no irradiation events from a radiation dose structured report")
     if device is None:
-        equipment = study.equipment
-        found = find_device_geometry(
-            equipment.manufacturer if equipment else None, equipment.manufacturer_model_name if equipment else None
-        )
-        if isinstance(found, str):
-            return NotModelled(found + _missing_geometry(events))
-        device = found
-        chosen_note = ""
+        identified = identify_system(study)
+        if isinstance(identified, NotModelled):
+            return NotModelled(identified.reason + _missing_geometry(events))
+        device, chosen_note = identified
     else:
         chosen_note = f"system geometry {device.name} chosen by a user, not read from the report's header"
     orientation = orientation_of(events)
@@ -315,8 +323,9 @@ def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -
         notes.notes.append(
             "table tilt, rotation or cradle angles are reported but not modelled (the engine sets them to 0)"
         )
-    if any(e.acquisition_plane.casefold() == "plane b" for e in event_inputs):
-        notes.notes.append("plane B events are modelled with the plane A conventions (not verified for biplane)")
+    plane_b = sum(1 for e in event_inputs if e.acquisition_plane.casefold() == "plane b")
+    if plane_b:
+        notes.notes.append(PLANE_B_NOTE.format(count=plane_b, system=device.name))
     if chosen_note:
         notes.notes.append(chosen_note)
     if device.note:
@@ -331,6 +340,33 @@ def skin_dose_inputs(study: model.Study, device: DeviceGeometry | None = None) -
         events=event_inputs,
         assumptions=tuple(notes.describe()),
     )
+
+
+def identify_system(study: model.Study) -> tuple[DeviceGeometry, str] | NotModelled:
+    """The system's geometry from the header's Manufacturer and Manufacturer's Model Name, else from
+    the RDSR's Device Observer Manufacturer / Model Name (TID 1004), with a note saying so.
+
+    The header is the equipment's own statement and wins; the observer rows are the report's, and
+    are what Philips Allura Xper reports carry instead of (0008,1090).
+    """
+    equipment = study.equipment
+    manufacturer = equipment.manufacturer if equipment else None
+    found = find_device_geometry(manufacturer, equipment.manufacturer_model_name if equipment else None)
+    if not isinstance(found, str):
+        return found, ""
+    for dose in study.projection_xray_radiation_doses:
+        if dose.source_kind != "rdsr" or not dose.device_observer_model_name:
+            continue
+        observed_manufacturer = dose.device_observer_manufacturer or manufacturer
+        observed = find_device_geometry(observed_manufacturer, dose.device_observer_model_name)
+        if not isinstance(observed, str):
+            unnamed = "" if (observed_manufacturer or "").strip() else "; the report names no manufacturer"
+            return observed, (
+                f"system identified as {observed.name} from the report's Device Observer Model Name "
+                f"'{dose.device_observer_model_name}' (the header's Manufacturer's Model Name does not name it"
+                f"{unnamed})"
+            )
+    return NotModelled(found)
 
 
 def _missing_geometry(events: Sequence[model.ProjectionIrradiationEvent]) -> str:
