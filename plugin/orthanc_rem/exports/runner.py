@@ -240,9 +240,7 @@ class _XlsxWriter:
         self.file.close()
 
     def discard(self) -> None:
-        # A write-only workbook's sheets stream into temporary files that only saving closes; the
-        # file saved here is removed by ``run_export`` right after.
-        self.file.close()
+        self.file.discard()
 
 
 class _NhsbspWriter:
