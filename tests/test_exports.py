@@ -6,6 +6,7 @@ or is OpenREM 0.8.1's header text (feature inventory part 2 §5.4), never copied
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections import Counter
@@ -156,7 +157,7 @@ def test_zero_studies_in_the_filter_is_a_clear_error(sessions, corpus, tmp_path)
 
 def test_a_study_deleted_during_the_export_is_reported_and_the_export_goes_on(sessions, corpus, tmp_path, monkeypatch):
     ingest(sessions, corpus, CT_FILE, GE_VCT)
-    monkeypatch.setattr(runner, "BATCH_SIZE", 1)
+    monkeypatch.setitem(runner.LAYOUTS, "CT", dataclasses.replace(runner.LAYOUTS["CT"], studies_per_batch=1))
     with sessions() as session:
         first, second = session.scalars(select(model.Study.id).order_by(model.Study.id)).all()
 

@@ -200,4 +200,5 @@ CT = Layout(
     read=read_ct,
     protocols=ct_protocols,
     most_blocks=ct_most_events,
+    studies_per_batch=5000,
 )
