@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pydicom
 import pytest
 from sqlalchemy import delete, select
 
@@ -294,6 +295,21 @@ def test_mammography_xlsx_per_exposure_columns(sessions, corpus, tmp_path):
     for n, event in enumerate(events, start=1):
         assert cells[f"E{n} AGD"] == pytest.approx(facts.number(event, "111631"))
         assert cells[f"E{n} View"] == facts.code_meaning(event, "111031")
+        # From an RDSR, OpenREM's column holds the irradiation event's Comment (TID 10003, 121106).
+        assert cells[f"E{n} Exposure mode description"] == facts.text_value(event, "121106")
+
+
+@pytest.mark.parametrize("export_format", ["xlsx", "csv"])
+def test_mammography_exposure_mode_description_from_the_image_header(sessions, corpus, tmp_path, export_format):
+    name = MG_IMAGES[0]  # GE Senographe DS: AOP mode, pre-exposure dose, thickness and kV
+    ingest(sessions, corpus, name)
+    ds = pydicom.dcmread(corpus(name), stop_before_pixels=True)
+    assert ds.ExposureControlModeDescription
+    path = export(sessions, "MG", export_format, tmp_path)
+    header, row = facts.xlsx_rows(path, "All data") if export_format == "xlsx" else facts.csv_rows(path)
+    cells = facts.as_dict(header, row)
+    assert cells["E1 Exposure mode description"] == ds.ExposureControlModeDescription.replace(",", ";")
+    assert cells["E1 Mode"] == ds.ExposureControlMode
 
 
 # --- patient identifiable variants ---------------------------------------------------------------------
