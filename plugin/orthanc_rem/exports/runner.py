@@ -245,15 +245,19 @@ class _CsvWriter(_StudyRows):
         missing = 0
         blocks = self.layout.csv_has_blocks
         no_dose = StudyDose()
+        rows: list[list[Any]] = []
         for study_id in batch:
             header = headers.get(study_id)
             if header is None:
+                self.file.write_rows(rows)
+                rows.clear()
                 self.file.note(missing_study_message(study_id))
                 missing += 1
                 continue
             dose = doses.get(study_id) or no_dose
             values = study_level_values(header, dose, self.layout)
-            self.file.row(with_blocks(values, dose) if blocks else values)
+            rows.append(with_blocks(values, dose) if blocks else values)
+        self.file.write_rows(rows)
         return missing
 
     def close(self) -> None:
