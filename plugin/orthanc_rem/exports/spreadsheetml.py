@@ -1,11 +1,12 @@
 """A streaming XLSX (SpreadsheetML, ECMA-376 part 1) writer for rows of plain values.
 
 Why our own: an export of 100,000 CT studies is 23 million cells, and openpyxl's write-only mode
-(with lxml) serialises some 60,000 cells per second, xlsxwriter's constant-memory mode about
-twice that (``benchmarks/export.py`` measures all three). Here one row is one ``str.join`` over a
-list comprehension: numbers are written with ``repr``, text as inline strings (no shared-string
-table to hold in memory), dates and times as serial numbers with a date style, and the escaped
-form of each text value is remembered because exports repeat the same few hundred texts.
+(with lxml) serialised some 160,000-200,000 cells per CPU second, xlsxwriter's constant-memory
+mode a third more, this module 2 million (``benchmarks/export.py`` compares them on the same
+rows). Here one row is one ``str.join`` over a list comprehension: numbers are written with
+``repr``, text as inline strings (no shared-string table to hold in memory), dates and times as
+serial numbers with a date style, and the escaped form of each text value is remembered because
+exports repeat the same few hundred texts. Text longer than Excel's 32,767 characters is cut.
 
 Only what exports need: several sheets, a header row, an autofilter, three date/time styles. Rows
 carry no cell references (``r``): the standard makes them optional and readers count positions,
@@ -80,8 +81,12 @@ def _datetime(value: dt.datetime) -> str:
     return f'<c s="{DATETIME_STYLE}"><v>{serial!r}</v></c>'
 
 
+#: Excel's limit for one cell ("Total number of characters that a cell can contain").
+MAX_CELL_TEXT = 32_767
+
+
 def inline_text(value: str) -> str:
-    text = escape(NOT_IN_XML.sub("", value))
+    text = escape(NOT_IN_XML.sub("", value)[:MAX_CELL_TEXT])
     space = ' xml:space="preserve"' if text != text.strip() else ""
     return f'<c t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
