@@ -37,8 +37,10 @@ _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _EXCEL_EPOCH = dt.date(1899, 12, 30).toordinal()
 #: Style indices in ``styles.xml``'s cellXfs: 0 general, then date, time and date-time.
 DATE_STYLE, TIME_STYLE, DATETIME_STYLE = 1, 2, 3
-#: Texts remembered in their escaped form; cleared when full, so memory stays bounded.
-_TEXT_CACHE_SIZE = 50_000
+#: Texts remembered in their escaped form, by all sheets of a workbook; cleared when full, and only
+#: short ones (protocols, names, codes repeat; long comments seldom), so memory stays a few MB.
+_TEXT_CACHE_SIZE = 20_000
+_CACHED_TEXT_LENGTH = 200
 #: Rows collected before one write to the sheet's stream.
 _ROWS_PER_WRITE = 200
 #: deflate level 1: a sheet of repeated cells compresses to within 10 % of level 6, several times faster.
@@ -104,21 +106,21 @@ _CELL: dict[type, Callable[[Any], str]] = {
 class Sheet:
     """One worksheet's XML as a stream of rows."""
 
-    def __init__(self, name: str, stream: IO[bytes]) -> None:
+    def __init__(self, name: str, stream: IO[bytes], texts: dict[str, str]) -> None:
         self.name = name
         self.rows = 0
         self.autofilter: str | None = None
         self._stream = stream
         self._pending: list[str] = []
-        self._texts: dict[str, str] = {}
+        self._texts = texts
         stream.write(f'{_HEAD}<worksheet xmlns="{_MAIN}"><sheetData>'.encode())
 
     def _text(self, value: str) -> str:
-        cell = self._texts.get(value)
-        if cell is None:
+        cell = inline_text(value)
+        if len(value) <= _CACHED_TEXT_LENGTH:
             if len(self._texts) >= _TEXT_CACHE_SIZE:
                 self._texts.clear()
-            cell = self._texts[value] = inline_text(value)
+            self._texts[value] = cell
         return cell
 
     def append(self, values: Sequence[Any]) -> None:
@@ -182,6 +184,7 @@ class Workbook:
         if len({n.casefold() for n in names}) != len(names):
             raise ValueError("sheet names must differ other than by case")
         self._sheets: dict[str, Sheet] = {}
+        self._texts: dict[str, str] = {}
         self._streamed: IO[bytes] = self._zip.open(self._member(names.index(streamed)), "w", force_zip64=True)
         self._temporary: dict[str, IO[bytes]] = {}
         for name in names:
@@ -189,7 +192,7 @@ class Workbook:
                 stream = self._streamed
             else:
                 stream = self._temporary[name] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-            self._sheets[name] = Sheet(name, stream)
+            self._sheets[name] = Sheet(name, stream, self._texts)
 
     @staticmethod
     def _member(index: int) -> str:
@@ -202,7 +205,7 @@ class Workbook:
         if name.casefold() in {n.casefold() for n in self._sheets}:
             raise ValueError(f"a sheet named {name!r} exists")
         stream = self._temporary[name] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        sheet = self._sheets[name] = Sheet(name, stream)
+        sheet = self._sheets[name] = Sheet(name, stream, self._texts)
         return sheet
 
     @property
