@@ -166,6 +166,15 @@ def test_command_line_export_with_ids_and_progress_off_without_a_terminal(
         assert (job.status, job.with_ids, job.file_name) == ("finished", True, None)
 
 
+def test_command_line_bom_option_starts_the_csv_with_a_byte_order_mark(client, database_url, tmp_path):
+    """The job record keeps the option: the export runs from the record, as a queued one does."""
+    common = ["export", "--database", database_url, "--modality", "CT", "--format", "csv"]
+    assert main([*common, "--output", str(tmp_path / "bom.csv"), "--bom"]) == 0
+    assert main([*common, "--output", str(tmp_path / "plain.csv")]) == 0
+    assert (tmp_path / "bom.csv").read_bytes().startswith(b"\xef\xbb\xbfInstitution,")
+    assert (tmp_path / "plain.csv").read_bytes().startswith(b"Institution,")
+
+
 def test_command_line_refuses_a_filter_it_cannot_apply_and_reports_zero_studies(client, database_url, tmp_path, capsys):
     common = ["export", "--database", database_url, "--modality", "CT", "--format", "xlsx", "--output",
               str(tmp_path / "x.xlsx")]  # fmt: skip

@@ -6,6 +6,7 @@ or is OpenREM 0.8.1's header text (feature inventory part 2 §5.4), never copied
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections import Counter
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pydicom
 import pytest
 from sqlalchemy import delete, select
 
@@ -156,7 +158,7 @@ def test_zero_studies_in_the_filter_is_a_clear_error(sessions, corpus, tmp_path)
 
 def test_a_study_deleted_during_the_export_is_reported_and_the_export_goes_on(sessions, corpus, tmp_path, monkeypatch):
     ingest(sessions, corpus, CT_FILE, GE_VCT)
-    monkeypatch.setattr(runner, "BATCH_SIZE", 1)
+    monkeypatch.setitem(runner.LAYOUTS, "CT", dataclasses.replace(runner.LAYOUTS["CT"], studies_per_batch=1))
     with sessions() as session:
         first, second = session.scalars(select(model.Study.id).order_by(model.Study.id)).all()
 
@@ -293,6 +295,21 @@ def test_mammography_xlsx_per_exposure_columns(sessions, corpus, tmp_path):
     for n, event in enumerate(events, start=1):
         assert cells[f"E{n} AGD"] == pytest.approx(facts.number(event, "111631"))
         assert cells[f"E{n} View"] == facts.code_meaning(event, "111031")
+        # From an RDSR, OpenREM's column holds the irradiation event's Comment (TID 10003, 121106).
+        assert cells[f"E{n} Exposure mode description"] == facts.text_value(event, "121106")
+
+
+@pytest.mark.parametrize("export_format", ["xlsx", "csv"])
+def test_mammography_exposure_mode_description_from_the_image_header(sessions, corpus, tmp_path, export_format):
+    name = MG_IMAGES[0]  # GE Senographe DS: AOP mode, pre-exposure dose, thickness and kV
+    ingest(sessions, corpus, name)
+    ds = pydicom.dcmread(corpus(name), stop_before_pixels=True)
+    assert ds.ExposureControlModeDescription
+    path = export(sessions, "MG", export_format, tmp_path)
+    header, row = facts.xlsx_rows(path, "All data") if export_format == "xlsx" else facts.csv_rows(path)
+    cells = facts.as_dict(header, row)
+    assert cells["E1 Exposure mode description"] == ds.ExposureControlModeDescription.replace(",", ";")
+    assert cells["E1 Mode"] == ds.ExposureControlMode
 
 
 # --- patient identifiable variants ---------------------------------------------------------------------

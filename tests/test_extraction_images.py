@@ -477,6 +477,8 @@ def test_mg_image_is_one_event_copied_from_the_header(corpus: Corpus, name: str)
     assert event.source.entrance_surface_dose_mgy == pytest.approx(float(ds.EntranceDoseInmGy))
     assert event.source.kvp_kv == pytest.approx(float(ds.KVP))
     assert event.source.exposure_uas == pytest.approx(float(ds.ExposureInuAs))
+    assert event.source.exposure_control_mode == ds.ExposureControlMode
+    assert event.source.exposure_control_mode_description == ds.get("ExposureControlModeDescription")
     assert event.mechanical.compression_thickness_mm == pytest.approx(float(ds.BodyPartThickness))
     assert event.image_view == Code("R-10242", "SNM3", "cranio-caudal")  # every corpus image is a CC
     assert event.laterality is not None

@@ -220,7 +220,7 @@ def command_reconcile(args: argparse.Namespace, service: Service) -> int:
 
 
 def command_settings(args: argparse.Namespace, service: Service) -> int:
-    from orthanc_rem import import_settings
+    from orthanc_rem import export_settings, import_settings
 
     with open_database(service.settings, create=True)() as session:
         try:
@@ -228,6 +228,9 @@ def command_settings(args: argparse.Namespace, service: Service) -> int:
                 changes = {}
                 for assignment in args.set:
                     name, _, value = assignment.partition("=")
+                    if name == "export_date_format":  # the one text setting (orthanc_rem.export_settings)
+                        export_settings.change_date_format(session, value)
+                        continue
                     if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
                         raise ValueError(f"{assignment!r}: write NAME=true or NAME=false")
                     changes[name] = value.lower() in ("true", "yes", "1")
@@ -354,7 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
         command_settings,
         "show or change import settings (patient identifiable data, not-patient patterns, deletion)",
     )
-    config.add_argument("--set", action="append", metavar="NAME=true|false", help="e.g. store_patient_id=true")
+    config.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="e.g. store_patient_id=true; export_date_format=yyyy-mm-dd (dates in XLSX exports)",
+    )
     config.add_argument("--add-not-patient", nargs=2, action="append", metavar=("name|id", "PATTERN"))
     config.add_argument("--remove-not-patient", nargs=2, action="append", metavar=("name|id", "PATTERN"))
     config.add_argument("--add-074-defaults", action="store_true", help="add the patterns OpenREM 0.7.4 used")

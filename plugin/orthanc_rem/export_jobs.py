@@ -8,6 +8,7 @@ layer that owns the list filters.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from orthanc_rem import database, model
+from orthanc_rem import database, export_settings, model
 from orthanc_rem.config import Settings
 from orthanc_rem.exports.columns import PatientData
 from orthanc_rem.exports.runner import ExportAborted, ExportFormat, ExportRequest, NoStudies, run_export
@@ -57,6 +58,7 @@ def create_job(
         modality=request.modality,
         with_names=request.patient.names,
         with_ids=request.patient.ids,
+        byte_order_mark=request.byte_order_mark,
         filters=dict(filters),
         status=Status.QUEUED,
         studies_done=0,
@@ -68,7 +70,12 @@ def create_job(
 
 
 def export_request(job: model.ExportJob) -> ExportRequest:
-    return ExportRequest(job.modality, ExportFormat(job.export_format), PatientData(job.with_names, job.with_ids))
+    return ExportRequest(
+        job.modality,
+        ExportFormat(job.export_format),
+        PatientData(job.with_names, job.with_ids),
+        byte_order_mark=job.byte_order_mark,
+    )
 
 
 def file_path(settings: Settings, job: model.ExportJob) -> Path | None:
@@ -99,7 +106,8 @@ def run_job(
             raise LookupError(f"no export job {job_id}")
         if job.status != Status.QUEUED:  # aborted while it waited, or already run
             return job
-        request = export_request(job)
+        # The date format in force when the export starts (the setting, not the request).
+        request = dataclasses.replace(export_request(job), date_format=export_settings.date_format(session))
         started = _now()
         job.status, job.started_at = Status.RUNNING, started
         job.file_name = None if output is not None else request.file_name(started)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Boolean, delete, select
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
 from orthanc_rem.identifiable_data import DEFAULTS_074, deletion_policy_cache, policy_cache
 
+#: The yes/no settings (the export date format, text, has ``orthanc_rem.export_settings``).
 SETTING_NAMES = tuple(
-    column.key for column in model.ImportSettings.__table__.columns if column.key != "id"
+    column.key
+    for column in model.ImportSettings.__table__.columns
+    if column.key != "id" and isinstance(column.type, Boolean)
 )
 
 
@@ -45,6 +48,7 @@ def describe(session: Session) -> dict[str, Any]:
     ).all()
     return {
         **{name: getattr(settings, name) for name in SETTING_NAMES},
+        "export_date_format": settings.export_date_format,
         "not_patient_name_patterns": [p for kind, p in patterns if kind == "name"],
         "not_patient_id_patterns": [p for kind, p in patterns if kind == "id"],
     }

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 from orthanc_rem import (
     equipment_admin,
     equipment_review,
+    export_settings,
     import_settings,
     model,
     study_deletion,
@@ -357,6 +358,26 @@ def patient_id_settings() -> Any:
 @permissions.require(permissions.ADMIN)
 def deletion_settings() -> Any:
     return _settings_page("admin/deletion_settings.html", DELETION_SETTINGS)
+
+
+@blueprint.route("/export-settings", methods=["GET", "POST"])
+@permissions.require(permissions.ADMIN)
+def export_settings_page() -> Any:
+    """The date format of XLSX exports (``orthanc_rem.export_settings``)."""
+    error = None
+    if request.method == "POST":
+        with writer_session() as session:
+            try:
+                export_settings.change_date_format(session, request.form.get("export_date_format", ""))
+            except ValueError as exc:
+                error = str(exc)
+            else:
+                session.commit()
+                return redirect(url_for("admin.export_settings_page", saved=1), 303)
+    date_format = request.form.get("export_date_format") if error else export_settings.date_format(dose_session())
+    return render_template(
+        "admin/export_settings.html", date_format=date_format, error=error, saved="saved" in request.args
+    ), (400 if error else 200)
 
 
 # --- failed imports (quarantine) ------------------------------------------------------------------

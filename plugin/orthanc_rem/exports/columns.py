@@ -1,8 +1,10 @@
 """Column definitions: OpenREM's header text, and what kind of value each column holds.
 
-The kind decides how a spreadsheet cell is written: numbers stay numbers (OpenREM #35), dates are
+The kind says how a spreadsheet cell is written: numbers stay numbers (OpenREM #35), dates are
 dates in the configured format, and identifiers (patient ID, accession number) are text so that
-leading zeros survive (#443).
+leading zeros survive (#443). The XLSX writer writes numbers and dates by their Python type (a
+date column holds ``datetime.date`` values, a time column ``datetime.time``); only the identifier
+kind changes a value.
 """
 
 from __future__ import annotations

@@ -4,10 +4,16 @@ Excel opens it as UTF-8 (manual L5725-5738 explains the import dialogue otherwis
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from orthanc_rem.exports.columns import Column
+
+#: Information Separator One (Unit Separator): a control character no DICOM text value may hold
+#: (PS3.5 6.2, the default repertoire's control characters are ESC, LF, FF, CR and TAB only).
+_UNIT_SEPARATOR = "\x1f"
 
 
 def csv_text(value: Any) -> Any:
@@ -28,8 +34,25 @@ class CsvExport:
         self._writer.writerow([column.header for column in columns])
 
     def row(self, values: list[Any]) -> None:
-        self._writer.writerow([v.replace(",", ";") if type(v) is str else v for v in values])
+        self._writer.writerow([csv_text(v) for v in values])
         self.rows += 1
+
+    def write_rows(self, rows: Sequence[list[Any]]) -> None:
+        """Rows as :meth:`row` writes them, without looking at each value in Python (a third of a
+        CSV export's time did): the csv module writes the batch with the unit separator between
+        values, so every comma left is inside a value and one ``replace`` makes them ';', and a
+        second turns the separators into commas. Quoting is unchanged, because a value with a
+        comma needs none once it has become ';'. A value holding the separator itself (which no
+        valid DICOM text does) shows in the count, and that batch is written value by value."""
+        buffer = io.StringIO()
+        csv.writer(buffer, delimiter=_UNIT_SEPARATOR).writerows(rows)
+        text = buffer.getvalue()
+        if text.count(_UNIT_SEPARATOR) == sum(len(row) - 1 for row in rows if row):
+            self._file.write(text.replace(",", ";").replace(_UNIT_SEPARATOR, ","))
+            self.rows += len(rows)
+        else:
+            for row in rows:
+                self.row(row)
 
     def note(self, message: str) -> None:
         self._writer.writerow([message])

@@ -72,8 +72,8 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
         .where(keys_in(_event.ct_radiation_dose_fk, [dose.id for dose in doses]))
         .order_by(_event.id)
     ).all()  # fmt: skip
-    event_ids = sorted(e.id for e in events)
-    sources: dict[int, list[Any]] = defaultdict(list)
+    event_ids = [e[0] for e in events]  # ascending: the query orders by id
+    sources: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     checks: dict[int, Any] = {}
     if event_ids:
         for source in session.connection().execute(
@@ -83,13 +83,13 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
             )
             .where(keys_in(_source.event_fk, event_ids))
             .order_by(_source.id)
-        ):  # fmt: skip
-            sources[source.event_fk].append(source)
+        ).all():  # fmt: skip
+            sources[source[0]].append(tuple(source[1:]))
         for check in session.scalars(select(_check).where(keys_in(_check.event_fk, event_ids))):
             checks[check.event_fk] = check
     by_dose: dict[int, list[Any]] = defaultdict(list)
     for event in events:
-        by_dose[event.ct_radiation_dose_fk].append(event)
+        by_dose[event[1]].append(event)
 
     studies: dict[int, StudyDose] = {}
     for dose in doses:
@@ -102,10 +102,11 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
             study.values[0] = (study.values[0] or 0.0) + dlp
         if dose.comment:
             study.comment = f"{study.comment}; {dose.comment}" if study.comment else dose.comment
+        blocks, events_by_protocol = study.blocks, study.events
         for event in dose_events:
-            values = _event_values(event, sources.get(event.id, []), checks.get(event.id))
-            study.blocks.append(values)
-            study.events.append((event.acquisition_protocol, values))
+            values = _event_values(event, sources.get(event[0], ()), checks.get(event[0]) if checks else None)
+            blocks.append(values)
+            events_by_protocol.append((event[2], values))
     for study in studies.values():
         study.number_of_events = len(study.events)
     return studies
@@ -114,16 +115,19 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
 _NO_SOURCE: tuple[None, ...] = (None,) * 5
 
 
-def _event_values(event: Any, sources: list[Any], check: model.CtDoseCheck | None) -> list[Any]:
+def _event_values(event: Any, sources: Sequence[tuple[Any, ...]], check: model.CtDoseCheck | None) -> list[Any]:
     """The columns in OpenREM's order; the event and source queries select them in that order (the
     positions below), since an export touches every one of them for each of 300,000 events."""
-    values: list[Any] = list(event[2:11])  # protocol ... CTDIvol
-    values.append(PHANTOMS.get(event.ctdiw_phantom_type_value or "", event.ctdiw_phantom_type_meaning))
-    values.append(event.dlp_mgycm)
-    values += sources[0][1:] if sources else _NO_SOURCE  # name, kVp, max mA, mA, time per rotation
-    values += sources[1][1:] if len(sources) > 1 else _NO_SOURCE
-    values += [event.xray_modulation_type, dose_check_details(check) if check is not None else None, event.comment]
-    return values
+    return [
+        *event[2:11],  # protocol ... CTDIvol
+        PHANTOMS.get(event[11] or "", event[12]),
+        event[13],  # DLP
+        *(sources[0] if sources else _NO_SOURCE),  # name, kVp, max mA, mA, time per rotation
+        *(sources[1] if len(sources) > 1 else _NO_SOURCE),
+        event[14],  # modulation type
+        dose_check_details(check) if check is not None else None,
+        event[15],  # comment
+    ]
 
 
 def dose_check_details(check: model.CtDoseCheck | None) -> str | None:
@@ -200,4 +204,5 @@ CT = Layout(
     read=read_ct,
     protocols=ct_protocols,
     most_blocks=ct_most_events,
+    studies_per_batch=5000,
 )

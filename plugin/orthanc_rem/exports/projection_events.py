@@ -39,7 +39,7 @@ _EVENT_QUERY = (
         _source.irradiation_duration_s, _source.kvp_kv, _source.xray_tube_current_ma,
         _source.average_xray_tube_current_ma, _source.pulse_width_ms, _source.exposure_uas, _source.exposure_time_ms,
         _source.focal_spot_size_mm, _source.anode_target_material_meaning, _source.collimated_field_area_m2,
-        _source.ii_field_size_mm, _source.exposure_control_mode,
+        _source.ii_field_size_mm, _source.exposure_control_mode, _source.exposure_control_mode_description,
         _detector.exposure_index, _detector.target_exposure_index, _detector.deviation_index,
         _detector.relative_xray_exposure,
         _mechanical.positioner_primary_angle_deg, _mechanical.positioner_secondary_angle_deg,

@@ -166,8 +166,17 @@ def mg_event(event: Any, filters: Filters) -> list[Any]:
         event.entrance_surface_dose_mgy,
         event.average_glandular_dose_mgy,
         event.percent_fibroglandular_tissue,
-        None,  # the Exposure Mode Description is not stored
+        exposure_mode_description(event),
     ]
+
+
+def exposure_mode_description(event: Any) -> str | None:
+    """OpenREM's "Exposure mode description" is its event comment, which its mammography image
+    import fills with Exposure Control Mode Description (0018,7062) and its RDSR import with the
+    irradiation event's Comment (TID 10003, 121106): we keep the two apart and export either."""
+    if event.exposure_control_mode_description is not None:
+        return event.exposure_control_mode_description  # type: ignore[no-any-return]
+    return event.comment  # type: ignore[no-any-return]
 
 
 DX = Layout(
@@ -180,6 +189,7 @@ DX = Layout(
     read=read_dx,
     protocols=projection_protocols,
     most_blocks=projection_most_events,
+    studies_per_batch=5000,
 )
 
 MG = Layout(
@@ -192,4 +202,5 @@ MG = Layout(
     read=read_mg,
     protocols=projection_protocols,
     most_blocks=projection_most_events,
+    studies_per_batch=5000,
 )

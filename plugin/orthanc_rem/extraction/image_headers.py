@@ -313,6 +313,7 @@ def read_image_source(ds: Dataset, warnings: list[str]) -> XRaySource:
         collimated_field_height_mm=height,
         collimated_field_width_mm=width,
         exposure_control_mode=dataset_text(ds, "ExposureControlMode"),
+        exposure_control_mode_description=dataset_text(ds, "ExposureControlModeDescription"),
         grid=grid_codes(header_text(ds, "Grid"), warnings),
         filters=read_filters(ds, warnings),
     )

@@ -61,6 +61,8 @@ class XRaySource:
     collimated_field_width_mm: float | None = None
     ii_field_size_mm: float | None = None
     exposure_control_mode: str | None = None
+    #: Exposure Control Mode Description (0018,7062): GE Senographe's AOP mode and pre-exposure figures.
+    exposure_control_mode_description: str | None = None
     grid: tuple[Code, ...] = ()
     filters: tuple[XRayFilter, ...] = ()
 

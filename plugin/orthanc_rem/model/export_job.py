@@ -28,6 +28,8 @@ class ExportJob(Base):
     modality: Mapped[str] = mapped_column(String(8))
     with_names: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     with_ids: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: CSV: start with a UTF-8 byte order mark (``orthanc-rem export --bom``), for Excel.
+    byte_order_mark: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     filters: Mapped[dict[str, Any]] = mapped_column(JSON, info={"doc": "the study list's query string, as given"})
     status: Mapped[str] = mapped_column(
         String(16), index=True, info={"doc": "queued, running, finished, failed, aborted"}

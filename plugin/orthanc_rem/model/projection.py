@@ -266,6 +266,8 @@ class XRaySource(Base):
     collimated_field_width_mm: Mapped[float | None] = measured("mm")
     ii_field_size_mm: Mapped[float | None] = measured("mm")
     exposure_control_mode: Mapped[str | None] = text_column()
+    #: Image headers only (0018,7062); the mammography export's "Exposure mode description".
+    exposure_control_mode_description: Mapped[str | None] = text_column()
 
     event: Mapped[ProjectionIrradiationEvent] = relationship(back_populates="source")
     filters: Mapped[list[XRayFilter]] = relationship(

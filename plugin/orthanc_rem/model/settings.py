@@ -14,7 +14,8 @@ from orthanc_rem.model.common import Base
 
 
 class ImportSettings(Base):
-    """Patient identifiable data (manual L3040-3125) and delete-objects policy (L2818-2861).
+    """Patient identifiable data (manual L3040-3125), delete-objects policy (L2818-2861) and the
+    date format of XLSX exports (L5557, default dd/mm/yyyy).
 
     Defaults are the manual's: name and ID neither stored nor (if stored) kept in clear,
     birth date not stored, accession number stored in clear, nothing deleted.
@@ -34,6 +35,8 @@ class ImportSettings(Base):
     delete_mg_images: Mapped[bool] = mapped_column(Boolean, default=False)
     delete_dx_images: Mapped[bool] = mapped_column(Boolean, default=False)
     delete_philips_ct: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How XLSX exports show dates (an Excel number format); see ``orthanc_rem.export_settings``.
+    export_date_format: Mapped[str] = mapped_column(String(32), default="dd/mm/yyyy", server_default="dd/mm/yyyy")
 
 
 class NotPatientPattern(Base):
