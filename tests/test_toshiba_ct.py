@@ -185,3 +185,33 @@ def test_configured_systems() -> None:
 )
 def test_worker_account_may_read_a_study_and_store_an_instance_only(method: str, uri: str, allowed: bool) -> None:
     assert worker_may(method, uri) is allowed
+
+
+def _scanner_rdsr_for(study_uid: str, corpus, folder):  # type: ignore[no-untyped-def]
+    """The corpus' Toshiba scanner RDSR, moved into the study PixelMed's report belongs to."""
+    scanner = pydicom.dcmread(corpus("CT-RDSR-Toshiba_DoseCheck.dcm"))
+    assert "113868" not in {
+        i.ConceptCodeSequence[0].CodeValue for i in scanner.ContentSequence if i.ValueType == "CODE"
+    }
+    scanner.StudyInstanceUID = study_uid
+    path = folder / "scanner.dcm"
+    scanner.save_as(path)
+    return path, scanner
+
+
+@pytest.mark.parametrize("screen_first", [True, False], ids=["screen-then-scanner", "scanner-then-screen"])
+def test_a_scanner_rdsr_replaces_the_report_read_off_the_screen(corpus, sessions, tmp_path, screen_first) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from orthanc_rem import model
+    from orthanc_rem.ingest import ingest_object
+
+    screen_path = corpus("CT-RDSR-ToshibaPixelMed.dcm")
+    screen_report = pydicom.dcmread(screen_path)
+    scanner_path, scanner = _scanner_rdsr_for(str(screen_report.StudyInstanceUID), corpus, tmp_path)
+    order = [screen_path, scanner_path] if screen_first else [scanner_path, screen_path]
+    outcomes = [ingest_object(sessions, path, source=f"file:{path}").outcome for path in order]
+    assert outcomes == (["imported", "replaced"] if screen_first else ["imported", "superseded"])
+    with sessions() as session:
+        (dose,) = session.scalars(select(model.CtRadiationDose)).all()
+        assert dose.sop_instance_uid == str(scanner.SOPInstanceUID)
