@@ -215,3 +215,26 @@ def test_a_scanner_rdsr_replaces_the_report_read_off_the_screen(corpus, sessions
     with sessions() as session:
         (dose,) = session.scalars(select(model.CtRadiationDose)).all()
         assert dose.sop_instance_uid == str(scanner.SOPInstanceUID)
+
+
+def test_a_second_report_read_off_the_screen_replaces_the_first(corpus, sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two workers on one study (or a re-run after a fix) leave one screen report, the newer."""
+    from sqlalchemy import select
+
+    from orthanc_rem import model
+    from orthanc_rem.ingest import ingest_object
+
+    first = corpus("CT-RDSR-ToshibaPixelMed.dcm")
+    again = pydicom.dcmread(first)
+    again.SOPInstanceUID = pydicom.uid.generate_uid()
+    for item in again.ContentSequence:
+        for child in item.get("ContentSequence") or ():
+            if child.ValueType == "UIDREF" and child.ConceptNameCodeSequence[0].CodeValue == "113769":
+                child.UID = pydicom.uid.generate_uid()
+    second = tmp_path / "again.dcm"
+    again.save_as(second)
+    outcomes = [ingest_object(sessions, path, source=f"file:{path}").outcome for path in (first, second)]
+    assert outcomes == ["imported", "replaced"]
+    with sessions() as session:
+        (dose,) = session.scalars(select(model.CtRadiationDose)).all()
+        assert dose.sop_instance_uid == str(again.SOPInstanceUID)

@@ -15,7 +15,7 @@ This module owns the duplicate and update rules, so that every path into the dat
   common is stored alongside (continued study); one whose events are all stored already adds
   nothing and is recorded as superseded;
 * a CT report read off a dose screen (legacy Toshiba, ``toshiba_ct``) is replaced by a scanner's
-  RDSR of the same study, and is not stored beside one.
+  RDSR of the same study or by a newer screen report, and is not stored beside a scanner's.
 """
 
 from __future__ import annotations
@@ -177,8 +177,8 @@ def _add_dose_report(
     if isinstance(report, records.CtDoseReport):  # a dose screen's OCR report yields to the scanner's
         if _from_screen(report) and any(not _stored_from_screen(d) for d in collection):
             return IngestResult(Outcome.SUPERSEDED, study.id, "read off a dose screen; the scanner's RDSR is stored")
-        if not _from_screen(report):
-            replaced = [d for d in collection if _stored_from_screen(d)]
+        # The newest screen report wins too: a re-run after a fix, or two workers on one study.
+        replaced = [d for d in collection if _stored_from_screen(d)]
     for existing in [dose for dose in collection if same_kind(dose) and dose not in replaced]:
         old_uids = {e.irradiation_event_uid for e in existing.events if e.irradiation_event_uid}
         if new_uids and new_uids <= old_uids:
