@@ -19,6 +19,9 @@ import pytest
 import toshiba_screens as ts
 from browser_session import logged_in_dom
 from orthanc_harness import REPO_ROOT, running_orthanc, storescu
+from orthanc_rem import database
+from orthanc_rem.orthanc_client import OrthancClient
+from orthanc_rem.reprocess import retry_rejected
 from orthanc_rem.toshiba_ct import enrichment
 from test_toshiba_ct import DLP_TOTAL, SCANS, SERIES, study_objects
 
@@ -66,7 +69,9 @@ def _dose_reports_in_orthanc(orthanc, study_uid: str) -> list[pydicom.Dataset]: 
     return reports
 
 
-def test_dose_screen_study_becomes_a_ct_study_and_an_unreadable_screen_is_quarantined(orthanc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_dose_screen_study_becomes_a_ct_study_and_an_unreadable_screen_is_quarantined(
+    orthanc, tmp_path, database_url
+) -> None:  # type: ignore[no-untyped-def]
     good = ts.ToshibaStudy(accession_number="TSB-GOOD", patient_id="TSB-1")
     screen, images = study_objects(good)
     bad = ts.ToshibaStudy(accession_number="TSB-BAD", patient_id="TSB-2")
@@ -98,6 +103,11 @@ def test_dose_screen_study_becomes_a_ct_study_and_an_unreadable_screen_is_quaran
 
     (rejected,) = orthanc.wait_until(quarantined, timeout=120, message="the unreadable screen was not quarantined")
     assert "no CT dose" in rejected["reason"]
+
+    # "orthanc-rem reprocess --rejected" reads the quarantined screen's study again (and fails again).
+    client = OrthancClient(orthanc.url(), ":".join(ADMIN))
+    (again,) = list(retry_rejected(database.session_factory(database_url), client))
+    assert again.outcome == "failed" and "no CT dose" in again.reason
 
     # The RDSR stored back is ours, and the STABLE_STUDY its arrival causes does not read the screen again.
     time.sleep(STABLE_AGE_S * 3)

@@ -38,6 +38,8 @@ from orthanc_rem.toshiba_ct import enrichment, image_parameters, pixelmed, syste
 
 log = logging.getLogger(__name__)
 
+#: How a quarantined screen's reason starts (``reprocess --rejected`` reads the study again for it).
+SCREEN_NOT_READ = "dose screen not turned into an RDSR"
 DOSE_REPORT_CLASSES = frozenset({X_RAY_RADIATION_DOSE_SR, ENHANCED_SR})
 CT_IMAGE_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1"})
 
@@ -167,7 +169,7 @@ def _quarantine(sessions: sessionmaker[Session], screens: dict[str, Dataset], re
             sessions,
             f"orthanc:{orthanc_id}",
             Outcome.FAILED,
-            f"dose screen not turned into an RDSR: {reason}",
+            f"{SCREEN_NOT_READ}: {reason}",
             orthanc_id,
             dataset_text(ds, "SOPInstanceUID"),
             dataset_text(ds, "SOPClassUID"),
