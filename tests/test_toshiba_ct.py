@@ -238,3 +238,23 @@ def test_a_second_report_read_off_the_screen_replaces_the_first(corpus, sessions
     with sessions() as session:
         (dose,) = session.scalars(select(model.CtRadiationDose)).all()
         assert dose.sop_instance_uid == str(again.SOPInstanceUID)
+
+
+def test_catch_up_replays_the_stable_studies_orthanc_reported_meanwhile(sessions) -> None:  # type: ignore[no-untyped-def]
+    """A STABLE_STUDY delivered while the workers were away (or lost by huey) is replayed from
+    Orthanc's change log when Orthanc starts, so a dose screen is still read."""
+    from orthanc_rem import recovery
+
+    class ChangeLog:
+        def get_json(self, path: str):  # type: ignore[no-untyped-def]
+            changes = [
+                {"ChangeType": "NewStudy", "ID": "study-a", "Seq": 1},
+                {"ChangeType": "StableStudy", "ID": "study-a", "Seq": 2},
+                {"ChangeType": "StableSeries", "ID": "series-a", "Seq": 3},
+                {"ChangeType": "StableStudy", "ID": "study-a", "Seq": 4},
+            ]
+            return {"Changes": changes, "Last": 4, "Done": True}
+
+    stable: list[str] = []
+    recovery.catch_up(sessions, ChangeLog(), lambda _id: None, stable_study=stable.append)  # type: ignore[arg-type]
+    assert stable == ["study-a"]

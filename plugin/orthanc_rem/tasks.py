@@ -111,7 +111,13 @@ class ExtractionQueue:
     def recover(self, sessions: sessionmaker[Session], client: OrthancClient, catch_up: bool = True) -> str:
         """Queue what the workers never got (catch-up) or lost (reconciliation)."""
         queued = self.queued_instance_ids()
-        replayed = recovery.catch_up(sessions, client, self.ingest_orthanc_instance, queued) if catch_up else None
+        replayed = (
+            recovery.catch_up(
+                sessions, client, self.ingest_orthanc_instance, queued, stable_study=self.toshiba_ct_study
+            )
+            if catch_up
+            else None
+        )
         reconciled = recovery.reconcile(sessions, client, self.ingest_orthanc_instance, queued)
         summary = f"{reconciled.examined} instances in Orthanc, {reconciled.queued} queued again"
         if replayed is not None:
