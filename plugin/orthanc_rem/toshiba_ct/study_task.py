@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 #: How a quarantined screen's reason starts (``reprocess --rejected`` reads the study again for it).
 SCREEN_NOT_READ = "dose screen not turned into an RDSR"
 DOSE_REPORT_CLASSES = frozenset({X_RAY_RADIATION_DOSE_SR, ENHANCED_SR})
+#: GE saves its dose screen as series 999 (10999 on some), possibly as a CT image: PixelMed's
+#: ``OCR.isGEDoseScreenSeriesNumber``.
+GE_SCREEN_SERIES = frozenset({"999", "10999"})
 CT_IMAGE_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1"})
 
 
@@ -191,7 +194,7 @@ def _study_objects(client: OrthancClient, orthanc_study_id: str) -> _StudyObject
         if str(tags.get("Modality") or "").upper() == "SR" or first_class in DOSE_REPORT_CLASSES:
             if any(client.sop_class_uid(i) in DOSE_REPORT_CLASSES for i in instances):
                 found.has_dose_report = True
-        elif first_class == SECONDARY_CAPTURE_IMAGE:
+        elif first_class == SECONDARY_CAPTURE_IMAGE or str(tags.get("SeriesNumber") or "").strip() in GE_SCREEN_SERIES:
             found.screens.extend(instances)
         elif first_class in CT_IMAGE_CLASSES:
             found.images.append(instances[0])  # any image tells the acquisition's factors
