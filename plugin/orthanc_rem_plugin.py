@@ -5,6 +5,7 @@ into plain calls and back, following orthanc-notes §0:
 
 * NEW_INSTANCE change events enqueue the instance for extraction (buffered, and put on the queue
   in batches by a background thread; never in the C-STORE path);
+* STABLE_STUDY enqueues the study for the legacy CT dose-screen reader (``orthanc_rem.toshiba_ct``);
 * ORTHANC_STARTED queues the catch-up and reconciliation (``orthanc_rem.recovery``) and starts
   the extraction worker processes, ORTHANC_STOPPED stops them;
 * the Flask dose browser answers under ``/rem`` through our WSGI bridge.
@@ -123,6 +124,8 @@ def on_change(change_type: int, _level: int, resource_id: str) -> None:
             _queued_since_checkpoint = 0
             new_instances.flush()  # the checkpoint must not pass instances still in the buffer
             queue.record_change_checkpoint(resource_id)
+    elif change_type == orthanc.ChangeType.STABLE_STUDY and queue.toshiba_ct_study is not None:
+        queue.toshiba_ct_study(resource_id)  # a legacy CT dose screen, read by a worker (toshiba_ct)
     elif change_type == orthanc.ChangeType.ORTHANC_STARTED:
         # Orthanc's REST API answers from now on (not during import): the workers, wherever they
         # run, replay what was stored while we were away and re-queue what a killed worker lost.

@@ -116,10 +116,12 @@ def test_instances_still_buffered_are_enqueued_when_orthanc_stops(plugin):
     assert [task.args for task in module.queue.huey.pending()] == [("first-instance",), ("second-instance",)]
 
 
-def test_other_changes_enqueue_nothing(plugin):
+def test_a_stable_study_enqueues_only_the_dose_screen_reader(plugin):
+    """Issue 13: the study task decides (no RDSR, a configured system); the callback only enqueues."""
     fake, module, _started = plugin
     fake.change_callbacks[0](fake.ChangeType.STABLE_STUDY, 1, "study")
-    assert module.queue.huey.pending_count() == 0
+    (task,) = module.queue.huey.pending()
+    assert (task.name, task.args) == ("toshiba_ct_study", ("study",))
 
 
 def test_workers_start_with_orthanc_and_get_a_token(plugin):

@@ -89,3 +89,9 @@ def test_query_options_follow_the_manuals_rules(database_url, arguments, message
 def test_an_unknown_node_is_named(database_url):
     result = run("--database", database_url, "qr", "--node", "nowhere", "--modality", "CT")
     assert result.returncode == 2 and "no node named 'nowhere'" in result.stderr
+
+
+def test_the_manuals_toshiba_spelling_is_accepted(database_url):
+    """``-toshiba`` as in the manual's openrem_qr.py: parsed (the node is what is missing), not refused."""
+    result = run("--database", database_url, "qr", "--node", "nowhere", "--modality", "CT", "-toshiba")
+    assert "no node named 'nowhere'" in result.stderr and "unrecognized arguments" not in result.stderr

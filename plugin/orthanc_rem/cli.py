@@ -185,7 +185,11 @@ def command_reprocess(args: argparse.Namespace, service: Service) -> int:
     )
     if args.rejected:
         outcomes = REJECTED_OUTCOMES if args.include_not_dose_reports else (Outcome.FAILED,)
-        results = retry_rejected(sessions, client, outcomes)
+        from orthanc_rem.toshiba_ct.study_task import ToshibaCtConfig
+
+        results = retry_rejected(
+            sessions, client, outcomes, ToshibaCtConfig(systems=service.settings.toshiba_ct_systems)
+        )
     else:
         results = reprocess_studies(sessions, client, None if args.all else args.study)
     counts: Counter[str] = Counter()

@@ -68,7 +68,9 @@ def register(command: Callable[[str, Callable[[argparse.Namespace, Service], int
     qr.add_argument("--desc-exclude", metavar="TERMS", help="study description must not include these, comma separated")
     qr.add_argument("--station-include", metavar="TERMS", help="station name must include one of these")
     qr.add_argument("--station-exclude", metavar="TERMS", help="station name must not include these")
-    qr.add_argument("--toshiba", action="store_true", help="CT: also the first image of each series (Toshiba)")
+    qr.add_argument(  # "-toshiba" is the manual's spelling (openrem_qr.py)
+        "--toshiba", "-toshiba", action="store_true", help="CT: also the first image of each series (Toshiba)"
+    )
     qr.add_argument("--retrieve-duplicates", action="store_true", help="also objects processed before")
     qr.add_argument("--retrieve", action="store_true", help="retrieve what the query found")
     qr.add_argument("--wait", action="store_true", help="with --retrieve: return once every object is extracted")

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orthanc_rem.toshiba_ct.systems import DEFAULT_SYSTEMS, parse_systems
+
 SECTION = "OrthancRem"
 
 
@@ -39,6 +41,9 @@ class Settings:
     page_size: int = 25
     #: Skin dose map of a fluoroscopy RDSR computed by a worker right after its import (issue 12).
     skin_dose_on_import: bool = True
+    #: Legacy CT systems whose dose screen is read by PixelMed's OCR when a study has no RDSR (issue 13).
+    toshiba_ct: bool = True
+    toshiba_ct_systems: tuple[tuple[str, str], ...] = DEFAULT_SYSTEMS
 
     def worker_environment(self) -> dict[str, str]:
         """What a worker process needs to find the database, the queue and Orthanc."""
@@ -49,6 +54,8 @@ class Settings:
             "ORTHANC_REM_WORKERS": str(self.workers),
             "ORTHANC_REM_ORTHANC_URL": self.orthanc_url,
             "ORTHANC_REM_SKIN_DOSE_ON_IMPORT": "1" if self.skin_dose_on_import else "0",
+            "ORTHANC_REM_TOSHIBA_CT": "1" if self.toshiba_ct else "0",
+            "ORTHANC_REM_TOSHIBA_CT_SYSTEMS": json.dumps([list(pair) for pair in self.toshiba_ct_systems]),
         }
         if self.orthanc_authorization:
             env["ORTHANC_REM_ORTHANC_AUTHORIZATION"] = self.orthanc_authorization
@@ -97,6 +104,10 @@ def load_settings(
         .strip()
         .lower()
         not in ("0", "false", "no", "off"),
+        toshiba_ct=_switch(_first(env.get("ORTHANC_REM_TOSHIBA_CT"), section.get("ToshibaCtExtractor"))),
+        toshiba_ct_systems=parse_systems(
+            _first(env.get("ORTHANC_REM_TOSHIBA_CT_SYSTEMS"), section.get("ToshibaCtSystems"))
+        ),
     )
 
 

@@ -69,15 +69,27 @@ class OrthancClient:
         body = self._request("POST", path, text.encode("utf-8"))
         return json.loads(body) if body.strip() else None
 
+    def post_dicom(self, content: bytes) -> Any:
+        """Store a DICOM object (``POST /instances``); Orthanc's JSON answer (ID, Status)."""
+        body = self._request("POST", "/instances", content, content_type="application/dicom")
+        return json.loads(body) if body.strip() else None
+
     def put_json(self, path: str, payload: Any) -> None:
         self._request("PUT", path, json.dumps(payload).encode("utf-8"))
 
-    def _request(self, method: str, path: str, body: bytes | None = None, timeout: float | None = None) -> bytes:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        content_type: str = "application/json",
+    ) -> bytes:
         with self._lock:
             # A keep-alive connection may have been closed by Orthanc meanwhile: retry once on a new one.
             for attempt in (1, 2):
                 connection = self._connect()
-                headers = self._headers if body is None else {**self._headers, "Content-Type": "application/json"}
+                headers = self._headers if body is None else {**self._headers, "Content-Type": content_type}
                 try:
                     # A C-MOVE may take longer than a read: its own timeout for this request only.
                     connection.timeout = timeout or self.timeout

@@ -13,7 +13,9 @@ This module owns the duplicate and update rules, so that every path into the dat
   (manual, "updated RDSR import"): one that contains all events of an older report and more
   replaces it (cumulative RDSRs, e.g. Siemens CT after each exposure); one with no event in
   common is stored alongside (continued study); one whose events are all stored already adds
-  nothing and is recorded as superseded.
+  nothing and is recorded as superseded;
+* a CT report read off a dose screen (legacy Toshiba, ``toshiba_ct``) is replaced by a scanner's
+  RDSR of the same study or by a newer screen report, and is not stored beside a scanner's.
 """
 
 from __future__ import annotations
@@ -172,7 +174,12 @@ def _add_dose_report(
     """
     new_uids = {e.irradiation_event_uid for e in report.dose.events if e.irradiation_event_uid}
     replaced = []
-    for existing in [dose for dose in collection if same_kind(dose)]:
+    if isinstance(report, records.CtDoseReport):  # a dose screen's OCR report yields to the scanner's
+        if _from_screen(report) and any(not _stored_from_screen(d) for d in collection):
+            return IngestResult(Outcome.SUPERSEDED, study.id, "read off a dose screen; the scanner's RDSR is stored")
+        # The newest screen report wins too: a re-run after a fix, or two workers on one study.
+        replaced = [d for d in collection if _stored_from_screen(d)]
+    for existing in [dose for dose in collection if same_kind(dose) and dose not in replaced]:
         old_uids = {e.irradiation_event_uid for e in existing.events if e.irradiation_event_uid}
         if new_uids and new_uids <= old_uids:
             return IngestResult(Outcome.SUPERSEDED, study.id, f"all events already stored (report {existing.id})")
@@ -188,6 +195,20 @@ def _add_dose_report(
     if replaced:
         return IngestResult(Outcome.REPLACED, study.id, f"replaced {len(replaced)} older cumulative report(s)")
     return IngestResult(Outcome.IMPORTED, study.id)
+
+
+#: DCM 113868 "Derived From Human-Readable Reports": how PixelMed marks an RDSR it made by OCR of a
+#: dose screen (orthanc_rem.toshiba_ct). Such a report stands in for the scanner's RDSR only while
+#: the study has none: a scanner RDSR arriving later replaces it (its event UIDs cannot match).
+_HUMAN_READABLE_SOURCE = "Derived From Human-Readable Reports"
+
+
+def _from_screen(report: records.CtDoseReport) -> bool:
+    return any(c.value == "113868" for c in report.dose.sources_of_dose_information)
+
+
+def _stored_from_screen(dose: Any) -> bool:
+    return _HUMAN_READABLE_SOURCE in (getattr(dose, "source_of_dose_information", None) or "")
 
 
 def _add_image(study: model.Study, report: projection_records.ProjectionDoseReport) -> IngestResult:
@@ -437,7 +458,6 @@ def record_rejection(
     )
     session.execute(statement)
     session.commit()
-
 
 
 # --- rewriting stored studies: reprocessing and the user-defined modality -------------------------

@@ -41,6 +41,8 @@ LAST_CHANGE_SEQUENCE = "orthanc_last_change_seq"
 PAGE_SIZE = 1000
 #: Orthanc's name of the change type (``/changes``) that announces a stored instance.
 NEW_INSTANCE = "NewInstance"
+#: ... and the one that says a study received nothing for ``StableAge`` seconds.
+STABLE_STUDY = "StableStudy"
 
 Enqueue = Callable[[str], object]
 
@@ -103,9 +105,13 @@ def catch_up(
     enqueue: Enqueue,
     queued: Iterable[str] = (),
     page_size: int = PAGE_SIZE,
+    stable_study: Enqueue | None = None,
 ) -> RecoveryCount:
     """Replay Orthanc's changes since the stored sequence number; queue new instances we have no
-    outcome for; store the sequence number after each page (a crash half way resumes there)."""
+    outcome for; store the sequence number after each page (a crash half way resumes there).
+
+    ``stable_study`` gets the studies Orthanc called stable meanwhile (the legacy CT dose-screen
+    reader, ``toshiba_ct``, runs on that event; its task does nothing for a study already done)."""
     with sessions() as session:
         since = first = stored_change_sequence(session)
     waiting = set(queued)
@@ -116,6 +122,9 @@ def catch_up(
         examined += len(changes)
         instances = [c["ID"] for c in changes if c.get("ChangeType") == NEW_INSTANCE]
         handed += _hand_over(sessions, list(dict.fromkeys(instances)), waiting, enqueue)
+        if stable_study is not None:
+            for study in dict.fromkeys(c["ID"] for c in changes if c.get("ChangeType") == STABLE_STUDY):
+                stable_study(study)
         last = int(page.get("Last") or since)
         if last > since:
             store_change_sequence(sessions, last)

@@ -19,9 +19,10 @@ from orthanc_rem import model, persistence
 from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dispatch import extract
 from orthanc_rem.extraction.records import NotADoseReport
-from orthanc_rem.ingest import ObjectOutcome, ingest_object
+from orthanc_rem.ingest import ObjectOutcome, ingest_object, record_outcome
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
 from orthanc_rem.outcome import Outcome
+from orthanc_rem.toshiba_ct.study_task import SCREEN_NOT_READ, ToshibaCtConfig, process_study
 
 #: What ``retry_rejected`` can re-run: objects that failed, and objects found not to be a dose
 #: report (worth another look once an importer for them exists).
@@ -87,23 +88,30 @@ def _reprocess_study(
 
 
 def retry_rejected(
-    sessions: sessionmaker[Session], client: OrthancClient, outcomes: Iterable[Outcome] = (Outcome.FAILED,)
+    sessions: sessionmaker[Session],
+    client: OrthancClient,
+    outcomes: Iterable[Outcome] = (Outcome.FAILED,),
+    toshiba: ToshibaCtConfig | None = None,
 ) -> Iterator[ObjectOutcome | StudySkipped]:
     """Run objects that were not imported, and that Orthanc still holds, through extraction again.
 
     ``outcomes`` chooses which: "failed" (quarantined) by default; "not_dose_report" too once an
-    importer for such objects exists (see ``REJECTED_OUTCOMES``).
+    importer for such objects exists (see ``REJECTED_OUTCOMES``). A quarantined legacy CT dose
+    screen has its study's screen read again (``toshiba_ct``), with ``toshiba``'s systems.
     """
     with sessions() as session:
         rows = list(
             session.execute(
-                select(model.RejectedObject.source, model.RejectedObject.orthanc_id)
+                select(model.RejectedObject.source, model.RejectedObject.orthanc_id, model.RejectedObject.reason)
                 .where(model.RejectedObject.outcome.in_(list(outcomes)), model.RejectedObject.orthanc_id.is_not(None))
                 .order_by(model.RejectedObject.id)
             )
         )
-    for source, orthanc_id in rows:
+    for source, orthanc_id, reason in rows:
         if orthanc_id is None:
+            continue
+        if (reason or "").startswith(SCREEN_NOT_READ):
+            yield _retry_dose_screen(sessions, client, source, orthanc_id, toshiba or ToshibaCtConfig())
             continue
         try:
             content = client.instance_file(orthanc_id)
@@ -111,3 +119,22 @@ def retry_rejected(
             yield ObjectOutcome(source, Outcome.FAILED, f"cannot be read from Orthanc: {exc}")
             continue
         yield ingest_object(sessions, content, source=source, orthanc_id=orthanc_id)
+
+
+def _retry_dose_screen(
+    sessions: sessionmaker[Session], client: OrthancClient, source: str, orthanc_id: str, config: ToshibaCtConfig
+) -> ObjectOutcome:
+    """The screen's whole study again: the report is made from the screen and the images together."""
+    try:
+        # Through routes the workers' account may use: the file, then /tools/lookup of its study.
+        study_uid = str(read_dicom_file(client.instance_file(orthanc_id)).StudyInstanceUID)
+        found = client.post_text("/tools/lookup", study_uid) or []
+        study_id = next(str(f["ID"]) for f in found if f.get("Type") == "Study")
+        result = process_study(sessions, client, study_id, config)
+    except (OrthancHttpError, OrthancUnavailable) as exc:
+        return ObjectOutcome(source, Outcome.FAILED, f"cannot be read from Orthanc: {exc}")
+    if result.outcome == "failed":
+        return ObjectOutcome(source, Outcome.FAILED, result.reason)
+    if result.outcome == "skipped":  # e.g. a scanner RDSR arrived: the screen is no longer a problem
+        record_outcome(sessions, source, Outcome.UNMATCHED, f"dose screen: {result.reason}", orthanc_id, None, None)
+    return ObjectOutcome(source, Outcome.UNMATCHED, f"dose screen: {result.reason}")

@@ -28,6 +28,7 @@ from orthanc_rem.outcome import Outcome
 from orthanc_rem.qr import worker_tasks as qr_tasks
 from orthanc_rem.qr.worker_tasks import QrTasks
 from orthanc_rem.skin_dose.worker import queue_maps_with_new_sizes, queue_skin_dose, register_skin_dose_task
+from orthanc_rem.toshiba_ct.worker import register_toshiba_ct_task
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class ExtractionQueue:
     qr: QrTasks | None = None
     #: Skin dose map of one study (``skin_dose.worker``), queued after a fluoroscopy RDSR import.
     compute_skin_dose: TaskWrapper | None = None
+    #: A stable study of a legacy CT system: its dose screen read into an RDSR (``toshiba_ct``).
+    toshiba_ct_study: TaskWrapper | None = None
 
     def queued_instance_ids(self) -> set[str]:
         """Orthanc IDs waiting in the queue or scheduled for a retry: late, not lost."""
@@ -108,7 +111,13 @@ class ExtractionQueue:
     def recover(self, sessions: sessionmaker[Session], client: OrthancClient, catch_up: bool = True) -> str:
         """Queue what the workers never got (catch-up) or lost (reconciliation)."""
         queued = self.queued_instance_ids()
-        replayed = recovery.catch_up(sessions, client, self.ingest_orthanc_instance, queued) if catch_up else None
+        replayed = (
+            recovery.catch_up(
+                sessions, client, self.ingest_orthanc_instance, queued, stable_study=self.toshiba_ct_study
+            )
+            if catch_up
+            else None
+        )
         reconciled = recovery.reconcile(sessions, client, self.ingest_orthanc_instance, queued)
         summary = f"{reconciled.examined} instances in Orthanc, {reconciled.queued} queued again"
         if replayed is not None:
@@ -177,6 +186,8 @@ def build_queue(settings: Settings) -> ExtractionQueue:
     export_tasks.register(huey, settings)
     queue.qr = qr_tasks.register(huey, settings, client)
     queue.compute_skin_dose = register_skin_dose_task(huey, settings)
+    if settings.toshiba_ct:
+        queue.toshiba_ct_study = register_toshiba_ct_task(huey, settings, client)
     return queue
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 #: Query-retrieve (orthanc_rem.qr) adds: its own modalities only (``remqr-`` prefix: declare,
 #: forget, C-ECHO, C-FIND, C-MOVE), the answers of its queries, Orthanc's AE title and port
 #: (``/system``) and finding a retrieved instance by SOP Instance UID (``/tools/lookup``).
+#: Legacy CT dose screens add a study and its series (read) and ``POST /instances`` (store back).
 _QR_MODALITY = r"/modalities/remqr-[A-Za-z0-9_.-]+"
 WORKER_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("GET", re.compile(r"/instances")),
@@ -53,6 +54,11 @@ WORKER_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("GET", re.compile(r"/queries/[0-9a-f-]+/answers")),
     ("DELETE", re.compile(r"/queries/[0-9a-f-]+")),
     ("POST", re.compile(r"/tools/lookup")),
+    # Legacy CT dose screens (orthanc_rem.toshiba_ct): a stable study's series and instances, and
+    # storing the RDSR read off the screen.
+    ("GET", re.compile(r"/studies/[0-9a-f-]+")),
+    ("GET", re.compile(r"/series/[0-9a-f-]+")),
+    ("POST", re.compile(r"/instances")),
 )
 
 
