@@ -4,7 +4,7 @@ Five nullable text columns on projection_xray_radiation_dose; rows stored before
 them empty until their report is processed again (``orthanc-rem reprocess``).
 
 Revision ID: 0019
-Revises: 0014
+Revises: 0018
 Create Date: 2026-12-02 06:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0014"
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
