@@ -39,6 +39,8 @@ class Settings:
     page_size: int = 25
     #: Skin dose map of a fluoroscopy RDSR computed by a worker right after its import (issue 12).
     skin_dose_on_import: bool = True
+    #: Seconds between two heartbeats of a running background job (``job_liveness``).
+    job_heartbeat_s: float = 10.0
 
     def worker_environment(self) -> dict[str, str]:
         """What a worker process needs to find the database, the queue and Orthanc."""
@@ -49,6 +51,7 @@ class Settings:
             "ORTHANC_REM_WORKERS": str(self.workers),
             "ORTHANC_REM_ORTHANC_URL": self.orthanc_url,
             "ORTHANC_REM_SKIN_DOSE_ON_IMPORT": "1" if self.skin_dose_on_import else "0",
+            "ORTHANC_REM_JOB_HEARTBEAT": str(self.job_heartbeat_s),
         }
         if self.orthanc_authorization:
             env["ORTHANC_REM_ORTHANC_AUTHORIZATION"] = self.orthanc_authorization
@@ -97,6 +100,7 @@ def load_settings(
         .strip()
         .lower()
         not in ("0", "false", "no", "off"),
+        job_heartbeat_s=float(_first(env.get("ORTHANC_REM_JOB_HEARTBEAT"), section.get("JobHeartbeatSeconds"), 10)),
     )
 
 

@@ -15,7 +15,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import model
+from orthanc_rem import job_heartbeat, model
 from orthanc_rem.patient_size_import import SizeColumns, SizeFileError, import_sizes, read_size_file, summary_line
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,10 @@ def progress(job: model.SizeImportJob) -> dict[str, object]:
     }
 
 
-def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
+def run_job(sessions: sessionmaker[Session], job_id: int, heartbeat_s: float = job_heartbeat.EVERY_S) -> str:
     """Run a queued job (in a worker); returns its final status. Progress and the abort flag go
-    through their own short transactions so the page sees them while the import runs."""
+    through their own short transactions so the page sees them while the import runs; the
+    worker's heartbeat (``job_heartbeat``) through its own."""
     with sessions() as session:
         job = session.get(model.SizeImportJob, job_id)
         if job is None or job.status != QUEUED:
@@ -130,6 +131,7 @@ def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
         if job.abort_requested:
             return _end(session, job, ABORTED, "Aborted before it started.")
         job.status, job.started_at = RUNNING, _now()
+        job_heartbeat.claim(job)
         session.commit()
         lines = [f"Patient size import from {job.filename}"]
         columns = SizeColumns(
@@ -141,7 +143,7 @@ def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
         )
         content = job.csv_content or b""
     aborted = False
-    with sessions() as session:
+    with job_heartbeat.heartbeat(sessions, model.SizeImportJob, job_id, (RUNNING,), heartbeat_s), sessions() as session:
 
         def after_row(done: int) -> bool:
             """Commit the rows so far with the progress, then read the abort flag: one short
@@ -173,6 +175,16 @@ def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
         if job is not None:
             job.rows_done = summary.rows
         return _end(session, job, ABORTED if aborted else FINISHED, "\n".join(lines))
+
+
+def mark_stopped(job: model.SizeImportJob, reason: str) -> None:
+    """End a job whose worker stopped mid-file (``job_liveness``): the rows up to its last
+    progress step were committed; the file goes as at any end, to be uploaded again."""
+    job.status, job.finished_at, job.csv_content = FAILED, _now(), None
+    job.log = (
+        f"{job.log}Import failed: {reason}.\nRows 1 to {job.rows_done} were imported; "
+        "upload the file again to import the rest (rows already imported are imported again, unchanged).\n"
+    )
 
 
 def _end(session: Session, job: model.SizeImportJob | None, status: str, text: str) -> str:
