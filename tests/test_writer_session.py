@@ -49,7 +49,8 @@ def short_busy_timeout(database_url: str) -> Iterator[None]:
 
 @pytest.fixture
 def client(tmp_path: Path, database_url: str, sessions: Any, short_busy_timeout: None) -> Any:
-    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'queue.sqlite'}")
+    queue_url = f"sqlite:///{tmp_path / 'queue.sqlite'}"
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=queue_url)
     app = browser_app(settings, sessions)
 
     @app.before_request

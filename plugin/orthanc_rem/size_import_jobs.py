@@ -115,6 +115,7 @@ def progress(job: model.SizeImportJob) -> dict[str, object]:
         "rows_done": job.rows_done,
         "rows_total": job.rows_total,
         "abort_requested": job.abort_requested,
+        "error": job.error,
         "started_at": job.started_at.isoformat() + "Z" if job.started_at else None,
         "finished_at": job.finished_at.isoformat() + "Z" if job.finished_at else None,
     }
@@ -165,8 +166,9 @@ def run_job(sessions: sessionmaker[Session], job_id: int, heartbeat_s: float = j
             session.rollback()
             if not isinstance(exc, SizeFileError):
                 log.exception("patient size import %s failed", job_id)
-            lines.append(f"Import failed: {exc if isinstance(exc, SizeFileError) else f'{type(exc).__name__}: {exc}'}")
-            return _end(session, session.get(model.SizeImportJob, job_id), FAILED, "\n".join(lines))
+            error = str(exc) if isinstance(exc, SizeFileError) else f"{type(exc).__name__}: {exc}"
+            lines.append(f"Import failed: {error}")
+            return _end(session, session.get(model.SizeImportJob, job_id), FAILED, "\n".join(lines), error)
     lines.append(summary_line(summary))
     if aborted:
         lines.append(f"Aborted on request after row {summary.rows} of {len(read_size_file(content).rows)}.")
@@ -180,18 +182,20 @@ def run_job(sessions: sessionmaker[Session], job_id: int, heartbeat_s: float = j
 def mark_stopped(job: model.SizeImportJob, reason: str) -> None:
     """End a job whose worker stopped mid-file (``job_liveness``): the rows up to its last
     progress step were committed; the file goes as at any end, to be uploaded again."""
-    job.status, job.finished_at, job.csv_content = FAILED, _now(), None
+    job.status, job.finished_at, job.csv_content, job.error = FAILED, _now(), None, reason
     job.log = (
-        f"{job.log}Import failed: {reason}.\nRows 1 to {job.rows_done} were imported; "
-        "upload the file again to import the rest (rows already imported are imported again, unchanged).\n"
+        f"{job.log}Import failed: {reason}.\nThe first {job.rows_done} rows were processed; upload the file "
+        "again for the rest (heights and weights already stored are never overwritten).\n"
     )
 
 
-def _end(session: Session, job: model.SizeImportJob | None, status: str, text: str) -> str:
+def _end(
+    session: Session, job: model.SizeImportJob | None, status: str, text: str, error: str | None = None
+) -> str:
     """The job's end: status, log, and the source file dropped (manual L3313)."""
     if job is None:
         return "missing"
-    job.status = status
+    job.status, job.error = status, error
     job.finished_at = _now()
     job.csv_content = None
     job.log = text + "\n"

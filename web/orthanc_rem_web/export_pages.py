@@ -108,7 +108,25 @@ def start_export(modality: str, export_format: str) -> Response:
         export_request = ExportRequest(modality, ExportFormat(export_format.lower()), patient)
     except ValueError as exc:
         raise BadParameter(str(exc)) from None
-    filters = request.args.to_dict()
+    return _start(export_request, request.args.to_dict())
+
+
+@blueprint.post("/exports/<int:job_id>/rerun")
+@permissions.require(permissions.EXPORT)
+def rerun_export(job_id: int) -> Response:
+    """A failed or aborted export (its worker stopped, say) started again as a new export of the
+    same list, by whoever asks; the old one stays listed with its reason until deleted."""
+    job = _job(dose_session(), job_id)
+    if job.status not in (Status.FAILED, Status.ABORTED):
+        abort(409, description=f"Export {job_id} is {job.status}: only a failed or aborted export is run again.")
+    export_request = export_jobs.export_request(job)
+    if export_request.patient.any and not permissions.may(permissions.PID):
+        abort(403, description="Exports with patient names or IDs need the pid group.")
+    return _start(export_request, dict(job.filters))
+
+
+def _start(export_request: ExportRequest, filters: dict[str, str]) -> Response:
+    modality = export_request.modality
     selection = selected_studies(modality, filters, may_see_patient_data=permissions.may(permissions.PID))
     empty = dose_session().scalar(select(func.count()).select_from(selection.subquery())) == 0
     with writer_session() as session:

@@ -150,6 +150,24 @@ def retrieve(query_id: int) -> Response:
     return redirect(url_for("qr.query_detail", query_id=query_id), 303)
 
 
+@blueprint.post("/queries/<int:query_id>/rerun")
+@permissions.require(permissions.IMPORT_QR)
+def rerun(query_id: int) -> Response:
+    """A failed query (its worker stopped, the node did not answer) asked again, as a new query
+    with the same node and options; the failed one keeps its QR log."""
+    with writer_session() as session:
+        query = session.get(model.QrQuery, query_id) or abort(404)
+        if query.status != store.FAILED:
+            abort(409, f"Query {query_id} is {query.status}: only a failed query is run again.")
+        node = session.get(model.QrNode, query.node_fk) if query.node_fk is not None else None
+        if node is None:
+            abort(409, f"The node of query {query_id} ({query.node_name}) was removed.")
+        options = QueryOptions.from_json(json.loads(query.options))
+        new_id = store.create_query(session, node, options, retrieve=query.retrieve, created_by=_user()).id
+    _tasks().query(new_id)
+    return redirect(url_for("qr.query_detail", query_id=new_id), 303)
+
+
 @blueprint.get("/api/queries/<int:query_id>")
 @permissions.require(permissions.IMPORT_QR)
 def query_state(query_id: int) -> dict[str, Any]:

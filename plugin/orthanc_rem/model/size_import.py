@@ -35,3 +35,4 @@ class SizeImportJob(AbortableJob, Base):
         LargeBinary, nullable=True, info={"doc": "the uploaded file; dropped when the job ends"}
     )
     log: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True, info={"doc": "why it failed, as on the page"})

@@ -2,6 +2,7 @@
 
 Exports and patient size imports record their worker's host and process as query-retrieve
 queries already did, and all three the last time their worker was seen (``job_liveness``).
+A size import gets the ``error`` exports have, so that its page says why it failed.
 
 Revision ID: 0020
 Revises: 0014
@@ -27,9 +28,13 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column('heartbeat_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('qr_query', schema=None) as batch_op:
         batch_op.add_column(sa.Column('heartbeat_at', sa.DateTime(), nullable=True))
+    with op.batch_alter_table('size_import_job', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('error', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('size_import_job', schema=None) as batch_op:
+        batch_op.drop_column('error')
     with op.batch_alter_table('qr_query', schema=None) as batch_op:
         batch_op.drop_column('heartbeat_at')
     for table in reversed(WORKER_TABLES):
