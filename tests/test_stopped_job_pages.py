@@ -125,3 +125,20 @@ def test_a_failed_query_runs_again_with_its_node_and_options(tmp_path, database_
         assert QueryOptions.from_json(json.loads(again.options)) == options
     assert ("qr_query", (new_id,)) in [(t.name, t.args) for t in build_queue(settings).huey.pending()]
     assert client.post(f"/qr/queries/{new_id}/rerun").status_code == 409
+
+
+def test_a_retrieve_waiting_for_a_worker_is_not_taken_for_stopped(tmp_path, database_url, sessions, dead_pid):
+    """Retrieve asked for long after the query ended (its worker's heartbeat is old): the retrieve
+    waits in the queue, and no worker has it yet to be judged."""
+    settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
+    with sessions.begin() as session:
+        node = store.add_node(session, "pacs", "PACSAET01", "pacs.example", 104)
+        query = store.create_query(session, node, QueryOptions(modalities=("CT",)), retrieve=False, created_by=None)
+        query.status = store.QUERIED
+        _left_by_a_killed_worker(query, dead_pid, settings)
+        query.heartbeat_at -= dt.timedelta(hours=1)
+        query_id = query.id
+    client = dose_browser_client(settings, sessions)
+    assert client.post(f"/qr/queries/{query_id}/retrieve").status_code == 303
+    state = client.get(f"/qr/api/queries/{query_id}").json
+    assert (state["status"], state["stage"]) == ("retrieving", "Waiting for a worker to retrieve")

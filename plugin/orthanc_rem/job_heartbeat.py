@@ -39,6 +39,12 @@ def claim(job: BackgroundJob) -> None:
     job.worker_host, job.worker_pid, job.heartbeat_at = this_host(), os.getpid(), now()
 
 
+def release(job: BackgroundJob) -> None:
+    """The job is back in the queue, waiting for a worker (a retrieve asked for after its query):
+    no worker is to be judged until one claims it."""
+    job.worker_host, job.worker_pid, job.heartbeat_at = None, None, None
+
+
 @contextmanager
 def heartbeat(
     sessions: sessionmaker[Session],

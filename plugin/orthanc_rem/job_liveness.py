@@ -76,6 +76,8 @@ def kind_of(table: type[BackgroundJob]) -> JobKind:
 
 def stopped_reason(job: BackgroundJob, every_s: float, at: dt.datetime, host: str) -> str | None:
     """Why ``job`` (running) is taken for stopped at ``at``, seen from ``host``; None while its worker lives."""
+    if job.heartbeat_at is None and job.worker_pid is None:
+        return None  # waiting in the queue for a worker (``job_heartbeat.release``)
     last_seen = job.heartbeat_at or getattr(job, "started_at", None) or job.created_at
     age = (at - last_seen).total_seconds()
     where = f"{job.worker_host or 'an unknown host'}, process {job.worker_pid or '?'}"

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from orthanc_rem import model
+from orthanc_rem import job_heartbeat, model
 from orthanc_rem.qr import schedules, store
 from orthanc_rem.qr.options import CHOICES, InvalidQuery, QueryOptions, parse_date, parse_hhmm, split_terms
 from orthanc_rem.qr.worker_tasks import OWN_STORE_ECHO, QrTasks
@@ -146,6 +146,7 @@ def retrieve(query_id: int) -> Response:
         query.retrieve = True
         query.status = store.RETRIEVING
         query.stage = "Waiting for a worker to retrieve"
+        job_heartbeat.release(query)  # the worker of the query is not this retrieve's
     _tasks().retrieve(query_id)
     return redirect(url_for("qr.query_detail", query_id=query_id), 303)
 
