@@ -70,10 +70,6 @@ KINDS = (
 )  # fmt: skip
 
 
-def kind_of(table: type[BackgroundJob]) -> JobKind:
-    return next(kind for kind in KINDS if kind.table is table)
-
-
 def stopped_reason(job: BackgroundJob, every_s: float, at: dt.datetime, host: str) -> str | None:
     """Why ``job`` (running) is taken for stopped at ``at``, seen from ``host``; None while its worker lives."""
     if job.heartbeat_at is None and job.worker_pid is None:
