@@ -106,7 +106,7 @@ def submit_query() -> Any:
     try:
         options = options_from_form(request.form)
         with writer_session() as session:
-            node = session.get(model.QrNode, _int(request.form.get("node")))
+            node = _node(session, request.form.get("node"))
             if node is None:
                 raise InvalidQuery("choose a remote node")
             query_id = store.create_query(session, node, options, retrieve=False, created_by=_user()).id
@@ -312,7 +312,7 @@ def add_schedule() -> Any:
             station_include=split_terms(form.get("station_include")),
         )
         with writer_session() as session:
-            node = session.get(model.QrNode, _int(form.get("node")))
+            node = _node(session, form.get("node"))
             if node is None:
                 raise InvalidQuery("choose a remote node")
             schedules.add_schedule(
@@ -337,6 +337,12 @@ def remove_schedule(schedule_id: int) -> Response:
         schedule = session.get(model.QrSchedule, schedule_id) or abort(404)
         session.delete(schedule)
     return redirect(url_for("qr.nodes_page"), 303)
+
+
+def _node(session: Session, value: str | None) -> model.QrNode | None:
+    """The node a form chose; None when it chose none (not a lookup of a NULL key)."""
+    node_id = _int(value)
+    return session.get(model.QrNode, node_id) if node_id is not None else None
 
 
 def _int(value: str | None) -> int | None:
