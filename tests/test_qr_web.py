@@ -158,9 +158,12 @@ def test_scheduled_queries_are_saved_and_run_when_due(client, sessions, node_id)
     assert options["desc_exclude"] == ["imported"] and query.retrieve
 
 
-def test_a_query_whose_worker_is_gone_is_failed_with_the_reason(client, sessions, node_id):
+def test_a_query_whose_worker_is_gone_is_failed_with_the_reason(client, sessions, node_id, settings):
+    """On the worker's host, its process gone and its heartbeat missed twice (``job_liveness``)."""
     import subprocess
     import sys
+
+    from orthanc_rem.job_liveness import GONE_AFTER_BEATS
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     with sessions.begin() as session:
@@ -168,9 +171,13 @@ def test_a_query_whose_worker_is_gone_is_failed_with_the_reason(client, sessions
         query_id = query.id
     store.QueryProgress(sessions, query_id).status(store.QUERYING)
     with sessions.begin() as session:
-        session.get(model.QrQuery, query_id).worker_pid = int(gone.stdout)
+        query = session.get(model.QrQuery, query_id)
+        query.worker_pid = int(gone.stdout)
+        query.heartbeat_at -= dt.timedelta(seconds=(GONE_AFTER_BEATS + 1) * settings.job_heartbeat_s)
+        last_seen, host = query.heartbeat_at, query.worker_host
     state = client.get(f"/qr/api/queries/{query_id}").json
     assert state["status"] == "failed"
-    assert state["reason"] == f"the worker (process {int(gone.stdout)}) stopped while querying; run the query again"
+    last = f"last seen {last_seen:%Y-%m-%d %H:%M:%S} UTC on {host}, process {int(gone.stdout)}"
+    assert state["reason"] == f"worker stopped ({last})"
     store.QueryProgress(sessions, query_id).status(store.QUERYING)  # this process: alive
     assert client.get(f"/qr/api/queries/{query_id}").json["status"] == "querying"

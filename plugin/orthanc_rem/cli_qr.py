@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orthanc_rem import model
+from orthanc_rem import job_liveness, model
 from orthanc_rem.cli import Service, open_database
+from orthanc_rem.config import Settings
 from orthanc_rem.qr import orthanc_dicom, store
 from orthanc_rem.qr.options import CHOICES, InvalidQuery, QueryOptions, parse_date, parse_hhmm, split_terms
 
@@ -201,10 +202,10 @@ def command_qr(args: argparse.Namespace, service: Service) -> int:
     assert queue.qr is not None
     queue.qr.query(query_id)
     print(f"query {query_id} queued")
-    return follow(sessions, query_id, args.retrieve, args.wait, args.timeout)
+    return follow(service.settings, sessions, query_id, args.retrieve, args.wait, args.timeout)
 
 
-def follow(sessions, query_id: int, retrieve: bool, wait: bool, timeout: float) -> int:  # type: ignore[no-untyped-def]
+def follow(settings: Settings, sessions, query_id: int, retrieve: bool, wait: bool, timeout: float) -> int:  # type: ignore[no-untyped-def]
     """Print the QR log as it grows, then the studies per type; exit status as the manual's
     scripts would want it (0 done, 1 failed, 3 timed out)."""
     deadline = time.monotonic() + timeout
@@ -212,12 +213,8 @@ def follow(sessions, query_id: int, retrieve: bool, wait: bool, timeout: float) 
     last_line = 0
     hinted = False
     while True:
+        job_liveness.fail_stopped_jobs(settings)  # its worker killed: failed, not followed for ever
         with sessions() as session:
-            query = session.get(model.QrQuery, query_id)
-            assert query is not None
-            if store.stalled(query):
-                store.fail_stalled(sessions, query_id)
-                session.expire_all()
             for line in store.log_lines(session, query_id, last_line):
                 print(f"[{line.at:%H:%M:%S}] {line.line}", flush=True)
                 last_line = line.id

@@ -44,6 +44,8 @@ class Settings:
     #: Legacy CT systems whose dose screen is read by PixelMed's OCR when a study has no RDSR (issue 13).
     toshiba_ct: bool = True
     toshiba_ct_systems: tuple[tuple[str, str], ...] = DEFAULT_SYSTEMS
+    #: Seconds between two heartbeats of a running background job (``job_liveness``).
+    job_heartbeat_s: float = 10.0
 
     def worker_environment(self) -> dict[str, str]:
         """What a worker process needs to find the database, the queue and Orthanc."""
@@ -56,6 +58,7 @@ class Settings:
             "ORTHANC_REM_SKIN_DOSE_ON_IMPORT": "1" if self.skin_dose_on_import else "0",
             "ORTHANC_REM_TOSHIBA_CT": "1" if self.toshiba_ct else "0",
             "ORTHANC_REM_TOSHIBA_CT_SYSTEMS": json.dumps([list(pair) for pair in self.toshiba_ct_systems]),
+            "ORTHANC_REM_JOB_HEARTBEAT": str(self.job_heartbeat_s),
         }
         if self.orthanc_authorization:
             env["ORTHANC_REM_ORTHANC_AUTHORIZATION"] = self.orthanc_authorization
@@ -108,6 +111,7 @@ def load_settings(
         toshiba_ct_systems=parse_systems(
             _first(env.get("ORTHANC_REM_TOSHIBA_CT_SYSTEMS"), section.get("ToshibaCtSystems"))
         ),
+        job_heartbeat_s=float(_first(env.get("ORTHANC_REM_JOB_HEARTBEAT"), section.get("JobHeartbeatSeconds"), 10)),
     )
 
 

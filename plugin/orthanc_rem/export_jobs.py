@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
-from orthanc_rem import database, export_settings, model
+from orthanc_rem import database, export_settings, job_heartbeat, model
 from orthanc_rem.config import Settings
 from orthanc_rem.exports.columns import PatientData
 from orthanc_rem.exports.runner import ExportAborted, ExportFormat, ExportRequest, NoStudies, run_export
@@ -110,6 +110,7 @@ def run_job(
         request = dataclasses.replace(export_request(job), date_format=export_settings.date_format(session))
         started = _now()
         job.status, job.started_at = Status.RUNNING, started
+        job_heartbeat.claim(job)
         job.file_name = None if output is not None else request.file_name(started)
         filters = dict(job.filters)
         session.commit()
@@ -132,8 +133,12 @@ def run_job(
             return bool(check.scalar(select(model.ExportJob.abort_requested).where(model.ExportJob.id == job_id)))
 
     outcome: dict[str, Any]
+    beating = job_heartbeat.heartbeat(writer, model.ExportJob, job_id, (Status.RUNNING,), settings.job_heartbeat_s)
     try:
-        result = run_export(reader, request, selection(job.modality, filters), output, record_progress, abort_requested)
+        with beating:
+            result = run_export(
+                reader, request, selection(job.modality, filters), output, record_progress, abort_requested
+            )
         outcome = {"status": Status.FINISHED, "rows_written": result.rows, "studies_total": result.studies}
         if result.missing:
             outcome["error"] = (

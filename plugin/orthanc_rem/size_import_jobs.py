@@ -15,7 +15,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import model
+from orthanc_rem import job_heartbeat, model
 from orthanc_rem.patient_size_import import SizeColumns, SizeFileError, import_sizes, read_size_file, summary_line
 
 log = logging.getLogger(__name__)
@@ -115,14 +115,16 @@ def progress(job: model.SizeImportJob) -> dict[str, object]:
         "rows_done": job.rows_done,
         "rows_total": job.rows_total,
         "abort_requested": job.abort_requested,
+        "error": job.error,
         "started_at": job.started_at.isoformat() + "Z" if job.started_at else None,
         "finished_at": job.finished_at.isoformat() + "Z" if job.finished_at else None,
     }
 
 
-def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
+def run_job(sessions: sessionmaker[Session], job_id: int, heartbeat_s: float = job_heartbeat.EVERY_S) -> str:
     """Run a queued job (in a worker); returns its final status. Progress and the abort flag go
-    through their own short transactions so the page sees them while the import runs."""
+    through their own short transactions so the page sees them while the import runs; the
+    worker's heartbeat (``job_heartbeat``) through its own."""
     with sessions() as session:
         job = session.get(model.SizeImportJob, job_id)
         if job is None or job.status != QUEUED:
@@ -130,6 +132,7 @@ def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
         if job.abort_requested:
             return _end(session, job, ABORTED, "Aborted before it started.")
         job.status, job.started_at = RUNNING, _now()
+        job_heartbeat.claim(job)
         session.commit()
         lines = [f"Patient size import from {job.filename}"]
         columns = SizeColumns(
@@ -141,7 +144,7 @@ def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
         )
         content = job.csv_content or b""
     aborted = False
-    with sessions() as session:
+    with job_heartbeat.heartbeat(sessions, model.SizeImportJob, job_id, (RUNNING,), heartbeat_s), sessions() as session:
 
         def after_row(done: int) -> bool:
             """Commit the rows so far with the progress, then read the abort flag: one short
@@ -163,8 +166,9 @@ def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
             session.rollback()
             if not isinstance(exc, SizeFileError):
                 log.exception("patient size import %s failed", job_id)
-            lines.append(f"Import failed: {exc if isinstance(exc, SizeFileError) else f'{type(exc).__name__}: {exc}'}")
-            return _end(session, session.get(model.SizeImportJob, job_id), FAILED, "\n".join(lines))
+            error = str(exc) if isinstance(exc, SizeFileError) else f"{type(exc).__name__}: {exc}"
+            lines.append(f"Import failed: {error}")
+            return _end(session, session.get(model.SizeImportJob, job_id), FAILED, "\n".join(lines), error)
     lines.append(summary_line(summary))
     if aborted:
         lines.append(f"Aborted on request after row {summary.rows} of {len(read_size_file(content).rows)}.")
@@ -175,11 +179,23 @@ def run_job(sessions: sessionmaker[Session], job_id: int) -> str:
         return _end(session, job, ABORTED if aborted else FINISHED, "\n".join(lines))
 
 
-def _end(session: Session, job: model.SizeImportJob | None, status: str, text: str) -> str:
+def mark_stopped(job: model.SizeImportJob, reason: str) -> None:
+    """End a job whose worker stopped mid-file (``job_liveness``): the rows up to its last
+    progress step were committed; the file goes as at any end, to be uploaded again."""
+    job.status, job.finished_at, job.csv_content, job.error = FAILED, _now(), None, reason
+    job.log = (
+        f"{job.log}Import failed: {reason}.\nThe first {job.rows_done} rows were processed; upload the file "
+        "again for the rest (heights and weights already stored are never overwritten).\n"
+    )
+
+
+def _end(
+    session: Session, job: model.SizeImportJob | None, status: str, text: str, error: str | None = None
+) -> str:
     """The job's end: status, log, and the source file dropped (manual L3313)."""
     if job is None:
         return "missing"
-    job.status = status
+    job.status, job.error = status, error
     job.finished_at = _now()
     job.csv_content = None
     job.log = text + "\n"

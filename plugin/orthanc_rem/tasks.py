@@ -18,7 +18,7 @@ from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, export_tasks, instance_claim, recovery
+from orthanc_rem import database, export_tasks, instance_claim, job_liveness, recovery
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction.routing import SECONDARY_CAPTURE_IMAGE, RouteKind, route_from_orthanc
 from orthanc_rem.identifiable_data import deletion_policy_cache
@@ -175,7 +175,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
         from orthanc_rem.size_import_jobs import run_job
 
         sessions = database.session_factory(settings.database_url)
-        status = run_job(sessions, job_id)
+        status = run_job(sessions, job_id, settings.job_heartbeat_s)
         if settings.skin_dose_on_import:  # else maps are computed when viewed, which sees them stale
             queue_maps_with_new_sizes(queue, sessions)  # maps that assumed a size now known
         return status
@@ -184,6 +184,7 @@ def build_queue(settings: Settings) -> ExtractionQueue:
         huey, ingest_orthanc_instance, recover_missed_instances, record_change_checkpoint, import_patient_sizes
     )
     export_tasks.register(huey, settings)
+    job_liveness.register(huey, settings)
     queue.qr = qr_tasks.register(huey, settings, client)
     queue.compute_skin_dose = register_skin_dose_task(huey, settings)
     if settings.toshiba_ct:

@@ -16,7 +16,7 @@ import sys
 
 from sqlalchemy.orm import configure_mappers
 
-from orthanc_rem import database, worker_log
+from orthanc_rem import database, job_liveness, worker_log
 from orthanc_rem.config import load_settings
 from orthanc_rem.supervisor import PARENT_PID_VARIABLE
 from orthanc_rem.tasks import build_queue
@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings()
     worker_log.configure(settings.data_dir, os.environ.get("ORTHANC_REM_LOG_LEVEL"))
     database.upgrade_schema(settings.database_url)
+    job_liveness.fail_stopped_jobs(settings)  # jobs of workers killed before this start (logged)
     database.dispose_all()  # no pooled connection may cross the fork into worker processes
     prepare_to_fork_workers()
     queue = build_queue(settings)

@@ -4,7 +4,7 @@ failed imports with their retry.
 
 Every change goes through the same domain functions as ``orthanc-rem settings`` and
 ``orthanc-rem equipment``. The dose browser's own session is read-only, so changes are written
-through a writer session of their own (``writer_session``). Forms are plain urlencoded POSTs: Orthanc
+through a writer session of their own (``db.writer_session``). Forms are plain urlencoded POSTs: Orthanc
 1.10.1 passes those to plugins intact, but gives POSTs no query string, so whatever a POST needs
 (where to return to) travels in the form body. Several systems are chosen by POSTing checkboxes:
 Orthanc keeps only the last of repeated GET parameters.
@@ -12,14 +12,11 @@ Orthanc keeps only the last of repeated GET parameters.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from orthanc_rem import (
@@ -35,7 +32,7 @@ from orthanc_rem.enqueue import enqueue_many
 from orthanc_rem.identifiable_data import DEFAULTS_074
 from orthanc_rem.outcome import Outcome
 from orthanc_rem_web import permissions
-from orthanc_rem_web.db import browser, dose_session, writer_sessions
+from orthanc_rem_web.db import browser, dose_session, writer_session
 from orthanc_rem_web.explorer_links import DETAIL_ENDPOINTS
 from orthanc_rem_web.query import STUDY_ID, page_arguments, per_page_choices
 
@@ -73,20 +70,6 @@ LIST_ENDPOINTS = {"CT": "pages.ct_list", "RF": "pages.rf_list", "DX": "pages.dx_
 def _register_template_globals(state: Any) -> None:
     globals_ = state.app.jinja_env.globals
     globals_.setdefault("detail_endpoints", DETAIL_ENDPOINTS)
-
-
-@contextmanager
-def writer_session() -> Iterator[Session]:
-    """A session that may write, on the database the pages read.
-
-    The request's read transaction ends first: on SQLite a reader that had taken the write lock
-    (as a test's sessions do) would otherwise make this writer wait for itself.
-    """
-    read: Session | None = g.get("dose_session")
-    if read is not None:
-        read.rollback()
-    with writer_sessions()() as session:
-        yield session
 
 
 def work_queue() -> Any:

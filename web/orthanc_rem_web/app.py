@@ -57,7 +57,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
         settings, sessions or database.session_factory(settings.database_url, writer=False)
     )
     app.json = StrictJSONProvider(app)
-    auth.init_app(app, settings, sessions)  # users, sessions, CSRF (issue 7)
+    auth.init_app(app, settings)  # users, sessions, CSRF (issue 7)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     app.add_template_filter(fixed)

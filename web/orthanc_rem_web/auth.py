@@ -33,17 +33,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, users
+from orthanc_rem import users
 from orthanc_rem.config import Settings
 from orthanc_rem_web import permissions
-from orthanc_rem_web.db import close_session, dose_session
+from orthanc_rem_web.db import close_session, dose_session, writer_session
 from orthanc_rem_web.login_throttle import FailedLogins
 
 blueprint = Blueprint("auth", __name__)
 
-EXTENSION = "orthanc_rem_accounts"
 THROTTLE = "orthanc_rem_failed_logins"
 SECRET_KEY_FILE = "web-session-key"
 SESSION_HOURS = 12
@@ -70,12 +68,11 @@ class PrefixedCookieSessions(SecureCookieSessionInterface):
         return request.scheme == "https"
 
 
-def init_app(app: Flask, settings: Settings, sessions: sessionmaker[Session] | None) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
     """Install sessions, the per-request user and CSRF checks, and the login pages."""
     app.secret_key = secret_key(settings.data_dir)
     app.session_interface = PrefixedCookieSessions()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="rem_session")
-    app.extensions[EXTENSION] = sessions or database.session_factory(settings.database_url, writer=True)
     app.extensions[THROTTLE] = FailedLogins()
     app.before_request(identify_user)
     app.before_request(check_csrf)
@@ -103,14 +100,6 @@ def secret_key(data_dir: Path) -> bytes:
     with os.fdopen(descriptor, "wb") as file:
         file.write(secrets.token_hex(32).encode())
     return path.read_bytes()
-
-
-def account_sessions() -> sessionmaker[Session]:
-    """Sessions that may write (login time, user changes); page reads use the read-only one."""
-    from flask import current_app
-
-    factory: sessionmaker[Session] = current_app.extensions[EXTENSION]
-    return factory
 
 
 def failed_logins() -> FailedLogins:
@@ -269,7 +258,7 @@ def login() -> Any:
     if failed_logins().seconds_refused(name):
         error = "Too many failed logins for this user: try again later."
         return render_template("login.html", next=target or "", error=error), 429
-    with account_sessions()() as accounts:
+    with writer_session() as accounts:
         row = users.authenticate(accounts, name, request.form.get("password", ""))
         if row is None:
             failed_logins().failed(name)
@@ -277,9 +266,8 @@ def login() -> Any:
             return page, 401
         failed_logins().succeeded(name)
         row.last_login = users.now()
-        accounts.commit()
-        _start_session(row)
-        signed_in = CurrentUser(row.name, row.group_set)
+    _start_session(row)  # once the login time is committed
+    signed_in = CurrentUser(row.name, row.group_set)
     return redirect(request.script_root + target if target else landing(signed_in))
 
 
@@ -298,15 +286,14 @@ def change_password() -> Any:
     if request.method == "GET":
         return render_template("password.html", error=None, done=False)
     new = request.form.get("new_password", "")
-    with account_sessions()() as accounts:
-        if users.authenticate(accounts, user.name, request.form.get("current_password", "")) is None:
-            return render_template("password.html", error="The current password is wrong.", done=False), 400
-        if new != request.form.get("new_password_again", ""):
-            return render_template("password.html", error="The new passwords differ.", done=False), 400
-        try:
+    if users.authenticate(dose_session(), user.name, request.form.get("current_password", "")) is None:
+        return render_template("password.html", error="The current password is wrong.", done=False), 400
+    if new != request.form.get("new_password_again", ""):
+        return render_template("password.html", error="The new passwords differ.", done=False), 400
+    try:
+        with writer_session() as accounts:
             row = users.change_user(accounts, user.name, password=new)
-        except users.UserError as exc:
-            return render_template("password.html", error=str(exc).capitalize() + ".", done=False), 400
-        accounts.commit()
-        session["stamp"] = users.password_stamp(row)  # this session stays, the others end
+    except users.UserError as exc:
+        return render_template("password.html", error=str(exc).capitalize() + ".", done=False), 400
+    session["stamp"] = users.password_stamp(row)  # this session stays, the others end
     return render_template("password.html", error=None, done=True)

@@ -6,6 +6,8 @@ without importing the application factory that imports them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +41,27 @@ def dose_session() -> Session:
     return session
 
 
-def writer_sessions() -> sessionmaker[Session]:
-    """Sessions that may write (jobs, nodes, settings), on the database the pages read; the
-    request's own session (``dose_session``) only reads."""
-    return database.session_factory(browser().settings.database_url)
+@contextmanager
+def writer_session() -> Iterator[Session]:
+    """The one way a view writes (jobs, nodes, settings, users): a session of its own on the
+    database the pages read, committed when the block ends and rolled back if it raises (an
+    ``abort`` included). The request's own session (``dose_session``) only reads.
+
+    The request's read transaction ends first. On SQLite a read session that holds the write lock
+    (the test clients' sessions take it at ``BEGIN IMMEDIATE``) would otherwise make this writer
+    wait for its own request until the busy timeout: the view fails with "database is locked"
+    after a minute. Objects read before are expired, not detached: they read again on next use.
+    """
+    read: Session | None = g.get("dose_session")
+    if read is not None:
+        read.rollback()
+    with database.session_factory(browser().settings.database_url)() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def close_session(_exc: BaseException | None) -> None:

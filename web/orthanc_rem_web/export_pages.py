@@ -11,18 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, send_file, url_for
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from orthanc_rem import export_jobs, export_tasks, model
 from orthanc_rem.export_jobs import ACTIVE, Status
 from orthanc_rem.exports.columns import PatientData
-from orthanc_rem.exports.runner import LAYOUTS, ZERO_STUDIES, ExportFormat, ExportRequest, count_studies
+from orthanc_rem.exports.runner import LAYOUTS, ZERO_STUDIES, ExportFormat, ExportRequest
 from orthanc_rem.exports.selection import selected_studies
 from orthanc_rem_web import permissions
 from orthanc_rem_web.current_user import current_user_name
-from orthanc_rem_web.db import browser, dose_session, writer_sessions
+from orthanc_rem_web.db import browser, dose_session, writer_session
 from orthanc_rem_web.query import BadParameter
+from orthanc_rem_web.stopped_jobs import fail_stopped_jobs
 
 blueprint = Blueprint("exports", __name__)
 
@@ -72,6 +74,7 @@ def job_summary(job: model.ExportJob) -> dict[str, Any]:
 @blueprint.get("/exports/")
 @permissions.require(permissions.EXPORT)
 def exports_page() -> str:
+    fail_stopped_jobs()
     jobs = [job_summary(job) for job in _visible_jobs(dose_session())]
     return render_template(
         "exports.html",
@@ -84,6 +87,7 @@ def exports_page() -> str:
 @blueprint.get("/exports/status.json")
 @permissions.require(permissions.EXPORT)
 def exports_status() -> Response:
+    fail_stopped_jobs()
     return jsonify([job_summary(job) for job in _visible_jobs(dose_session())])
 
 
@@ -104,25 +108,41 @@ def start_export(modality: str, export_format: str) -> Response:
         export_request = ExportRequest(modality, ExportFormat(export_format.lower()), patient)
     except ValueError as exc:
         raise BadParameter(str(exc)) from None
-    filters = request.args.to_dict()
+    return _start(export_request, request.args.to_dict())
+
+
+@blueprint.post("/exports/<int:job_id>/rerun")
+@permissions.require(permissions.EXPORT)
+def rerun_export(job_id: int) -> Response:
+    """A failed or aborted export (its worker stopped, say) started again as a new export of the
+    same list, by whoever asks; the old one stays listed with its reason until deleted."""
+    job = _job(dose_session(), job_id)
+    if job.status not in (Status.FAILED, Status.ABORTED):
+        abort(409, description=f"Export {job_id} is {job.status}: only a failed or aborted export is run again.")
+    export_request = export_jobs.export_request(job)
+    if export_request.patient.any and not permissions.may(permissions.PID):
+        abort(403, description="Exports with patient names or IDs need the pid group.")
+    return _start(export_request, dict(job.filters))
+
+
+def _start(export_request: ExportRequest, filters: dict[str, str]) -> Response:
+    modality = export_request.modality
     selection = selected_studies(modality, filters, may_see_patient_data=permissions.may(permissions.PID))
-    empty = count_studies(browser().sessions, selection) == 0  # before the write transaction (SQLite)
-    with writer_sessions()() as session:
+    empty = dose_session().scalar(select(func.count()).select_from(selection.subquery())) == 0
+    with writer_session() as session:
         job = export_jobs.create_job(session, owner=current_user_name(), request=export_request, filters=filters)
         if empty:
             export_jobs.fail(session, job, ZERO_STUDIES)
-        session.commit()
         job_id, queued = job.id, job.status == Status.QUEUED
     if queued:
         try:
             export_tasks.queue_export(browser().settings, job_id)
         except Exception as exc:  # noqa: BLE001 - the queue cannot be reached: say so on the job
-            with writer_sessions()() as session:
+            with writer_session() as session:
                 unqueued = session.get(model.ExportJob, job_id)
                 if unqueued is not None and unqueued.status == Status.QUEUED:
                     reason = f"the export could not be queued: {type(exc).__name__}: {exc}"
                     export_jobs.fail(session, unqueued, reason)
-                    session.commit()
     return redirect(url_for("exports.exports_page"))
 
 
@@ -136,10 +156,9 @@ def _job(session: Session, job_id: int) -> model.ExportJob:
 @blueprint.post("/exports/<int:job_id>/abort")
 @permissions.require(permissions.EXPORT)
 def abort_export(job_id: int) -> Response:
-    with writer_sessions()() as session:
+    with writer_session() as session:
         _job(session, job_id)
         export_jobs.request_abort(session, job_id)
-        session.commit()
     return redirect(url_for("exports.exports_page"))
 
 
@@ -147,11 +166,10 @@ def abort_export(job_id: int) -> Response:
 @permissions.require(permissions.EXPORT)
 def delete_exports() -> Response:
     ids = [int(value) for value in request.form.getlist("job") if value.isascii() and value.isdigit()]
-    with writer_sessions()() as session:
+    with writer_session() as session:
         for job_id in ids:
             _job(session, job_id)
             export_jobs.delete_job(browser().settings, session, job_id)
-        session.commit()
     return redirect(url_for("exports.exports_page"))
 
 

@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from orthanc_rem import model
+from orthanc_rem import job_heartbeat, model
 from orthanc_rem.qr import schedules, store
 from orthanc_rem.qr.options import CHOICES, InvalidQuery, QueryOptions, parse_date, parse_hhmm, split_terms
 from orthanc_rem.qr.worker_tasks import OWN_STORE_ECHO, QrTasks
 from orthanc_rem_web import permissions
-from orthanc_rem_web.db import browser, writer_sessions
+from orthanc_rem_web.db import browser, dose_session, writer_session
+from orthanc_rem_web.stopped_jobs import fail_stopped_jobs
 
 blueprint = Blueprint("qr", __name__, url_prefix="/qr")
 
@@ -59,17 +60,18 @@ def _same_origin_posts() -> None:
 @permissions.require(permissions.IMPORT_QR)
 def query_page() -> str:
     _tasks().echo_all()
-    with writer_sessions()() as session:
-        return render_template(
-            "qr_query.html",
-            nodes=store.nodes(session),
-            own_store=_own_store_echo(session),
-            queries=store.recent_queries(session),
-            labels=MODALITY_LABELS,
-            form=request.args,
-            yesterday=(dt.date.today() - dt.timedelta(days=1)).isoformat(),
-            error=None,
-        )
+    fail_stopped_jobs()
+    session = dose_session()
+    return render_template(
+        "qr_query.html",
+        nodes=store.nodes(session),
+        own_store=_own_store_echo(session),
+        queries=store.recent_queries(session),
+        labels=MODALITY_LABELS,
+        form=request.args,
+        yesterday=(dt.date.today() - dt.timedelta(days=1)).isoformat(),
+        error=None,
+    )
 
 
 def options_from_form(form: Any) -> QueryOptions:
@@ -101,26 +103,25 @@ def options_from_form(form: Any) -> QueryOptions:
 @blueprint.post("/")
 @permissions.require(permissions.IMPORT_QR)
 def submit_query() -> Any:
-    sessions = writer_sessions()
     try:
         options = options_from_form(request.form)
-        with sessions.begin() as session:
-            node = session.get(model.QrNode, _int(request.form.get("node")))
+        with writer_session() as session:
+            node = _node(session, request.form.get("node"))
             if node is None:
                 raise InvalidQuery("choose a remote node")
             query_id = store.create_query(session, node, options, retrieve=False, created_by=_user()).id
     except InvalidQuery as exc:
-        with sessions() as session:
-            page = render_template(
-                "qr_query.html",
-                nodes=store.nodes(session),
-                own_store=_own_store_echo(session),
-                queries=store.recent_queries(session),
-                labels=MODALITY_LABELS,
-                form=request.form,
-                yesterday=(dt.date.today() - dt.timedelta(days=1)).isoformat(),
-                error=str(exc),
-            )
+        session = dose_session()
+        page = render_template(
+            "qr_query.html",
+            nodes=store.nodes(session),
+            own_store=_own_store_echo(session),
+            queries=store.recent_queries(session),
+            labels=MODALITY_LABELS,
+            form=request.form,
+            yesterday=(dt.date.today() - dt.timedelta(days=1)).isoformat(),
+            error=str(exc),
+        )
         return page, 400
     _tasks().query(query_id)
     return redirect(url_for("qr.query_detail", query_id=query_id), 303)
@@ -129,42 +130,52 @@ def submit_query() -> Any:
 @blueprint.get("/queries/<int:query_id>")
 @permissions.require(permissions.IMPORT_QR)
 def query_detail(query_id: int) -> str:
-    _fail_if_stalled(query_id)
-    with writer_sessions()() as session:
-        query = session.get(model.QrQuery, query_id) or abort(404)
-        return render_template("qr_detail.html", query=query, state=_query_state(session, query))
+    fail_stopped_jobs()
+    session = dose_session()
+    query = session.get(model.QrQuery, query_id) or abort(404)
+    return render_template("qr_detail.html", query=query, state=_query_state(session, query))
 
 
 @blueprint.post("/queries/<int:query_id>/retrieve")
 @permissions.require(permissions.IMPORT_QR)
 def retrieve(query_id: int) -> Response:
-    with writer_sessions().begin() as session:
+    with writer_session() as session:
         query = session.get(model.QrQuery, query_id) or abort(404)
         if query.status != store.QUERIED:
             abort(409, f"Query {query_id} is {query.status}: only a completed query can be retrieved.")
         query.retrieve = True
         query.status = store.RETRIEVING
         query.stage = "Waiting for a worker to retrieve"
+        job_heartbeat.release(query)  # the worker of the query is not this retrieve's
     _tasks().retrieve(query_id)
     return redirect(url_for("qr.query_detail", query_id=query_id), 303)
+
+
+@blueprint.post("/queries/<int:query_id>/rerun")
+@permissions.require(permissions.IMPORT_QR)
+def rerun(query_id: int) -> Response:
+    """A failed query (its worker stopped, the node did not answer) asked again, as a new query
+    with the same node and options; the failed one keeps its QR log."""
+    with writer_session() as session:
+        query = session.get(model.QrQuery, query_id) or abort(404)
+        if query.status != store.FAILED:
+            abort(409, f"Query {query_id} is {query.status}: only a failed query is run again.")
+        node = session.get(model.QrNode, query.node_fk) if query.node_fk is not None else None
+        if node is None:
+            abort(409, f"The node of query {query_id} ({query.node_name}) was removed.")
+        options = QueryOptions.from_json(json.loads(query.options))
+        new_id = store.create_query(session, node, options, retrieve=query.retrieve, created_by=_user()).id
+    _tasks().query(new_id)
+    return redirect(url_for("qr.query_detail", query_id=new_id), 303)
 
 
 @blueprint.get("/api/queries/<int:query_id>")
 @permissions.require(permissions.IMPORT_QR)
 def query_state(query_id: int) -> dict[str, Any]:
-    _fail_if_stalled(query_id)
-    with writer_sessions()() as session:
-        query = session.get(model.QrQuery, query_id) or abort(404)
-        return _query_state(session, query, after=_int(request.args.get("after")) or 0)
-
-
-def _fail_if_stalled(query_id: int) -> None:
-    sessions = writer_sessions()
-    with sessions() as session:
-        query = session.get(model.QrQuery, query_id)
-        if query is None or not store.stalled(query):
-            return
-    store.fail_stalled(sessions, query_id)
+    fail_stopped_jobs()
+    session = dose_session()
+    query = session.get(model.QrQuery, query_id) or abort(404)
+    return _query_state(session, query, after=_int(request.args.get("after")) or 0)
 
 
 def _query_state(session: Session, query: model.QrQuery, after: int = 0) -> dict[str, Any]:
@@ -195,19 +206,19 @@ def _query_state(session: Session, query: model.QrQuery, after: int = 0) -> dict
 @blueprint.get("/api/echo")
 @permissions.require(permissions.IMPORT_QR)
 def echo_state() -> dict[str, Any]:
-    with writer_sessions()() as session:
-        return {
-            "own_store": _own_store_echo(session),
-            "nodes": [
-                {
-                    "name": node.name,
-                    "ok": node.echo_ok,
-                    "message": node.echo_message,
-                    "at": node.echo_at.isoformat(timespec="seconds") if node.echo_at else None,
-                }
-                for node in store.nodes(session)
-            ],
-        }
+    session = dose_session()
+    return {
+        "own_store": _own_store_echo(session),
+        "nodes": [
+            {
+                "name": node.name,
+                "ok": node.echo_ok,
+                "message": node.echo_message,
+                "at": node.echo_at.isoformat(timespec="seconds") if node.echo_at else None,
+            }
+            for node in store.nodes(session)
+        ],
+    }
 
 
 def _own_store_echo(session: Session) -> dict[str, Any] | None:
@@ -222,16 +233,16 @@ def _own_store_echo(session: Session) -> dict[str, Any] | None:
 @permissions.require(permissions.ADMIN)
 def nodes_page(error: str | None = None, status: int = 200) -> Any:
     _tasks().echo_all()
-    with writer_sessions()() as session:
-        page = render_template(
-            "qr_nodes.html",
-            nodes=store.nodes(session),
-            own_store=_own_store_echo(session),
-            schedules=list(session.scalars(select(model.QrSchedule).order_by(model.QrSchedule.name))),
-            node_names={n.id: n.name for n in store.nodes(session)},
-            labels=MODALITY_LABELS,
-            error=error,
-        )
+    session = dose_session()
+    page = render_template(
+        "qr_nodes.html",
+        nodes=store.nodes(session),
+        own_store=_own_store_echo(session),
+        schedules=list(session.scalars(select(model.QrSchedule).order_by(model.QrSchedule.name))),
+        node_names={n.id: n.name for n in store.nodes(session)},
+        labels=MODALITY_LABELS,
+        error=error,
+    )
     return page, status
 
 
@@ -240,7 +251,7 @@ def nodes_page(error: str | None = None, status: int = 200) -> Any:
 def add_node() -> Any:
     form = request.form
     try:
-        with writer_sessions().begin() as session:
+        with writer_session() as session:
             store.add_node(
                 session,
                 form.get("name", "").strip(),
@@ -260,7 +271,7 @@ def add_node() -> Any:
 def edit_node(node_id: int) -> Any:
     form = request.form
     try:
-        with writer_sessions().begin() as session:
+        with writer_session() as session:
             node = session.get(model.QrNode, node_id) or abort(404)
             store.edit_node(
                 session,
@@ -279,7 +290,7 @@ def edit_node(node_id: int) -> Any:
 @blueprint.post("/nodes/<int:node_id>/remove")
 @permissions.require(permissions.ADMIN)
 def remove_node(node_id: int) -> Response:
-    with writer_sessions().begin() as session:
+    with writer_session() as session:
         node = session.get(model.QrNode, node_id) or abort(404)
         name = node.name
         session.delete(node)
@@ -300,8 +311,8 @@ def add_schedule() -> Any:
             station_exclude=split_terms(form.get("station_exclude")),
             station_include=split_terms(form.get("station_include")),
         )
-        with writer_sessions().begin() as session:
-            node = session.get(model.QrNode, _int(form.get("node")))
+        with writer_session() as session:
+            node = _node(session, form.get("node"))
             if node is None:
                 raise InvalidQuery("choose a remote node")
             schedules.add_schedule(
@@ -322,10 +333,16 @@ def add_schedule() -> Any:
 @blueprint.post("/schedules/<int:schedule_id>/remove")
 @permissions.require(permissions.ADMIN)
 def remove_schedule(schedule_id: int) -> Response:
-    with writer_sessions().begin() as session:
+    with writer_session() as session:
         schedule = session.get(model.QrSchedule, schedule_id) or abort(404)
         session.delete(schedule)
     return redirect(url_for("qr.nodes_page"), 303)
+
+
+def _node(session: Session, value: str | None) -> model.QrNode | None:
+    """The node a form chose; None when it chose none (not a lookup of a NULL key)."""
+    node_id = _int(value)
+    return session.get(model.QrNode, node_id) if node_id is not None else None
 
 
 def _int(value: str | None) -> int | None:

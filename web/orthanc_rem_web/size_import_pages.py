@@ -17,8 +17,9 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from orthanc_rem import model, size_import_jobs
 from orthanc_rem.patient_size_import import HEIGHT_UNITS, IDENTIFIER_TYPES, SizeColumns, SizeFileError
 from orthanc_rem_web import permissions
-from orthanc_rem_web.admin_pages import work_queue, writer_session
-from orthanc_rem_web.db import dose_session
+from orthanc_rem_web.admin_pages import work_queue
+from orthanc_rem_web.db import dose_session, writer_session
+from orthanc_rem_web.stopped_jobs import fail_stopped_jobs
 
 blueprint = Blueprint("sizes", __name__)
 
@@ -29,6 +30,7 @@ FILENAME_HEADER = "X-File-Name"
 @blueprint.get("/sizes")
 @permissions.require(permissions.IMPORT_SIZE)
 def size_imports() -> str:
+    fail_stopped_jobs()
     jobs = size_import_jobs.list_jobs(dose_session())
     return render_template(
         "admin/size_imports.html",
@@ -101,6 +103,7 @@ def choose_columns(job_id: int) -> Any:
 @blueprint.get("/sizes/<int:job_id>/progress")
 @permissions.require(permissions.IMPORT_SIZE)
 def progress(job_id: int) -> Any:
+    fail_stopped_jobs()
     return jsonify(size_import_jobs.progress(_job(job_id)))
 
 

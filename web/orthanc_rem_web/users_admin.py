@@ -14,14 +14,14 @@ from flask import Blueprint, abort, flash, get_flashed_messages, redirect, rende
 from orthanc_rem import users
 from orthanc_rem.model import DoseBrowserUser
 from orthanc_rem_web import permissions
-from orthanc_rem_web.auth import account_sessions, current_user
+from orthanc_rem_web.auth import current_user
+from orthanc_rem_web.db import dose_session, writer_session
 
 blueprint = Blueprint("users_admin", __name__)
 
 
 def _page(error: str | None = None, status: int = 200) -> Any:
-    with account_sessions()() as accounts:
-        rows = users.list_users(accounts)
+    rows = users.list_users(dose_session())
     return (
         render_template(
             "users.html", users=rows, groups=users.GROUPS, error=error, messages=get_flashed_messages()
@@ -43,9 +43,8 @@ def add_user() -> Any:
     try:
         if form.get("password", "") != form.get("password_again", ""):
             raise users.UserError("the two passwords differ")
-        with account_sessions()() as accounts:
+        with writer_session() as accounts:
             users.add_user(accounts, form.get("name", ""), form.get("password", ""), form.getlist("groups"))
-            accounts.commit()
     except users.UserError as exc:
         return _page(str(exc), 400)
     flash(f"Added user {form.get('name', '').strip()}.")
@@ -67,43 +66,42 @@ def _is_me(row: DoseBrowserUser) -> bool:
 @blueprint.get("/users/<int:user_id>")
 @permissions.require(permissions.ADMIN)
 def edit_user(user_id: int) -> Any:
-    with account_sessions()() as accounts:
-        row = _row(accounts, user_id)
-        return render_template("user_edit.html", user=row, groups=users.GROUPS, error=None, me=_is_me(row))
+    row = _row(dose_session(), user_id)
+    return render_template("user_edit.html", user=row, groups=users.GROUPS, error=None, me=_is_me(row))
 
 
 @blueprint.post("/users/<int:user_id>")
 @permissions.require(permissions.ADMIN)
 def change_user(user_id: int) -> Any:
     form = request.form
-    with account_sessions()() as accounts:
-        row = _row(accounts, user_id)
-        groups = form.getlist("groups")
-        active = form.get("active") == "on"
-        password = form.get("password") or None
-        try:
+    groups = form.getlist("groups")
+    active = form.get("active") == "on"
+    password = form.get("password") or None
+    try:
+        with writer_session() as accounts:
+            row = _row(accounts, user_id)
+            name = row.name
             if _is_me(row) and (permissions.ADMIN not in groups or not active):
                 raise users.UserError("you cannot remove your own admin group or deactivate yourself")
             if password is not None and password != form.get("password_again", ""):
                 raise users.UserError("the two passwords differ")
-            users.change_user(accounts, row.name, groups=groups, password=password, active=active)
-        except users.UserError as exc:
-            accounts.rollback()
-            page = render_template("user_edit.html", user=row, groups=users.GROUPS, error=str(exc), me=_is_me(row))
-            return page, 400
-        accounts.commit()
-        flash(f"Changed user {row.name}.")
+            users.change_user(accounts, name, groups=groups, password=password, active=active)
+    except users.UserError as exc:
+        row = _row(dose_session(), user_id)
+        page = render_template("user_edit.html", user=row, groups=users.GROUPS, error=str(exc), me=_is_me(row))
+        return page, 400
+    flash(f"Changed user {name}.")
     return redirect(url_for("users_admin.user_list"))
 
 
 @blueprint.post("/users/<int:user_id>/remove")
 @permissions.require(permissions.ADMIN)
 def remove_user(user_id: int) -> Any:
-    with account_sessions()() as accounts:
+    with writer_session() as accounts:
         row = _row(accounts, user_id)
         if _is_me(row):
             abort(400, description="You cannot remove yourself; another admin can.")
-        users.remove_user(accounts, row.name)
-        accounts.commit()
-        flash(f"Removed user {row.name}.")
+        name = row.name
+        users.remove_user(accounts, name)
+    flash(f"Removed user {name}.")
     return redirect(url_for("users_admin.user_list"))

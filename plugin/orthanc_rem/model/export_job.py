@@ -8,17 +8,18 @@ there, so an abort takes effect within one batch. The file lives under the data 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orthanc_rem.model.common import Base
+from orthanc_rem.model.job import AbortableJob
 
 
-class ExportJob(Base):
+class ExportJob(AbortableJob, Base):
     __tablename__ = "export_job"
+    STATUS_DOC = "queued, running, finished, failed, aborted"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner: Mapped[str | None] = mapped_column(
@@ -31,15 +32,8 @@ class ExportJob(Base):
     #: CSV: start with a UTF-8 byte order mark (``orthanc-rem export --bom``), for Excel.
     byte_order_mark: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     filters: Mapped[dict[str, Any]] = mapped_column(JSON, info={"doc": "the study list's query string, as given"})
-    status: Mapped[str] = mapped_column(
-        String(16), index=True, info={"doc": "queued, running, finished, failed, aborted"}
-    )
-    abort_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     studies_done: Mapped[int] = mapped_column(Integer, default=0)
     studies_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rows_written: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     file_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, fal
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orthanc_rem.model.common import Base
+from orthanc_rem.model.job import BackgroundJob
 
 
 class QrNode(Base):
@@ -39,10 +40,11 @@ class QrNode(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
-class QrQuery(Base):
+class QrQuery(BackgroundJob, Base):
     """One query (and its retrieve): options, status, stage shown live, counts and the QR log."""
 
     __tablename__ = "qr_query"
+    STATUS_DOC = "queued, querying, queried, retrieving, retrieved, failed"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     node_fk: Mapped[int | None] = mapped_column(
@@ -51,9 +53,6 @@ class QrQuery(Base):
     node_name: Mapped[str] = mapped_column(String(64), info={"doc": "kept when the node is removed"})
     options: Mapped[str] = mapped_column(Text, info={"doc": "JSON of qr.options.QueryOptions"})
     retrieve: Mapped[bool] = mapped_column(Boolean, default=False, info={"doc": "retrieve once queried"})
-    status: Mapped[str] = mapped_column(
-        String(16), index=True, info={"doc": "queued, querying, queried, retrieving, retrieved, failed"}
-    )
     stage: Mapped[str] = mapped_column(Text, default="")
     reason: Mapped[str | None] = mapped_column(Text, nullable=True, info={"doc": "why it failed"})
     counts: Mapped[str | None] = mapped_column(Text, nullable=True, info={"doc": "JSON: studies per type"})
@@ -65,12 +64,6 @@ class QrQuery(Base):
         ForeignKey("qr_schedule.id", ondelete="SET NULL"), nullable=True, index=True
     )
     created_by: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    worker_host: Mapped[str | None] = mapped_column(
-        String(255), nullable=True, info={"doc": "host and process of the worker running it (stalled?)"}
-    )
-    worker_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     log_lines: Mapped[list[QrLogLine]] = relationship(
         back_populates="query", cascade="all, delete-orphan", order_by="QrLogLine.id"

@@ -9,24 +9,19 @@ manual says the source file is.
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Text, false
+from sqlalchemy import Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orthanc_rem.model.common import Base
+from orthanc_rem.model.job import AbortableJob
 
 
-class SizeImportJob(Base):
+class SizeImportJob(AbortableJob, Base):
     __tablename__ = "size_import_job"
+    STATUS_DOC = "columns (awaiting the column mapping), queued, running, finished, aborted, failed"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     filename: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(
-        String(16),
-        index=True,
-        info={"doc": "columns (awaiting the column mapping), queued, running, finished, aborted, failed"},
-    )
     identifier_column: Mapped[str | None] = mapped_column(Text, nullable=True)
     identifier_type: Mapped[str | None] = mapped_column(
         String(32), nullable=True, info={"doc": "accession_number or study_instance_uid"}
@@ -36,11 +31,8 @@ class SizeImportJob(Base):
     height_unit: Mapped[str] = mapped_column(String(4), default="cm", info={"doc": "cm or m, as in the file"})
     rows_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
-    abort_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     csv_content: Mapped[bytes | None] = mapped_column(
         LargeBinary, nullable=True, info={"doc": "the uploaded file; dropped when the job ends"}
     )
     log: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True, info={"doc": "why it failed, as on the page"})

@@ -9,16 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import model
+from orthanc_rem import job_heartbeat, model
 from orthanc_rem.qr.options import QueryOptions
 from orthanc_rem.qr.orthanc_dicom import NODE_NAME, RemoteNode
 from orthanc_rem.qr.query_run import QueryResult
@@ -185,7 +183,7 @@ class QueryProgress:
                 return
             query.status = status
             if status in (QUERYING, RETRIEVING):
-                query.worker_host, query.worker_pid = socket.gethostname(), os.getpid()
+                job_heartbeat.claim(query)
             if reason is not None:
                 query.reason = reason
             if stage is not None:
@@ -194,36 +192,13 @@ class QueryProgress:
                 query.finished_at = now()
 
 
-def stalled(query: model.QrQuery) -> bool:
-    """A query whose worker process is gone (killed, or stopped with Orthanc) would stay "querying"
-    for ever: huey delivers a task at most once. Checked where the worker ran (same host) by its
-    process id; elsewhere (workers on another host) it cannot be told."""
-    if query.status not in (QUERYING, RETRIEVING) or query.worker_pid is None:
-        return False
-    return query.worker_host == socket.gethostname() and not _alive(query.worker_pid)
-
-
-def fail_stalled(sessions: sessionmaker[Session], query_id: int) -> None:
-    """Fail a stalled query with the reason, to be run again (a write only when it is stalled)."""
-    with sessions.begin() as session:
-        query = session.get(model.QrQuery, query_id)
-        if query is None or not stalled(query):
-            return
-        query.reason = f"the worker (process {query.worker_pid}) stopped while {query.status}; run the query again"
-        query.status = FAILED
-        query.stage = f"Failed: {query.reason}"
-        query.finished_at = now()
-        session.add(model.QrLogLine(query_fk=query.id, at=now(), line=query.stage))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def mark_failed(session: Session, query: model.QrQuery, reason: str) -> None:
+    """End a query as failed with the reason, on its page and in its QR log."""
+    query.reason = reason
+    query.status = FAILED
+    query.stage = f"Failed: {reason}"
+    query.finished_at = now()
+    session.add(model.QrLogLine(query_fk=query.id, at=now(), line=query.stage))
 
 
 def save_results(sessions: sessionmaker[Session], query_id: int, result: QueryResult) -> None:

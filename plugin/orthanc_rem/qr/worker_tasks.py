@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from huey import Huey, crontab
@@ -15,7 +16,7 @@ from huey.api import TaskWrapper
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import database, model
+from orthanc_rem import database, job_heartbeat, model
 from orthanc_rem.config import Settings
 from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancUnavailable
 from orthanc_rem.qr import orthanc_dicom, store
@@ -44,14 +45,19 @@ def register(huey: Huey, settings: Settings, client: Callable[[], OrthancClient]
     def sessions() -> sessionmaker[Session]:
         return database.session_factory(settings.database_url)
 
+    def beating(query_id: int) -> AbstractContextManager[None]:
+        running = (store.QUERYING, store.RETRIEVING)
+        return job_heartbeat.heartbeat(sessions(), model.QrQuery, query_id, running, settings.job_heartbeat_s)
+
     @huey.task(name="qr_query")
     def query_task(query_id: int) -> str:
-        status = query_and_maybe_retrieve(sessions(), client(), query_id)
-        return status
+        with beating(query_id):
+            return query_and_maybe_retrieve(sessions(), client(), query_id)
 
     @huey.task(name="qr_retrieve")
     def retrieve_task(query_id: int) -> str:
-        return retrieve(sessions(), client(), query_id)
+        with beating(query_id):
+            return retrieve(sessions(), client(), query_id)
 
     @huey.task(name="qr_echo_all")
     def echo_all_task() -> None:
