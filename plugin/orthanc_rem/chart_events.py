@@ -55,7 +55,7 @@ def _statements(dialect: str) -> tuple[Any, Any]:
     built = _built.get(dialect)
     if built is None:
         rows = table(model.CtChartEvent)
-        ids = bindparam("ids", expanding=True)
+        ids: Any = bindparam("ids", expanding=True)
         copy = insert(rows).from_select(_COLUMNS, _copied().where(table(model.Study).c.id.in_(ids)))
         built = _built[dialect] = (delete(rows).where(rows.c.study_fk.in_(ids)), copy)
     return built
