@@ -1,6 +1,6 @@
 """``ct_chart_event``, the CT events as the charts read them (migration 0016b), stays the copy of
 what is stored: after an import (values read with pydicom), a cumulative report replacing
-another, a reprocessing swap, a study deletion, a new display name and a user-defined modality;
+another, a reprocessing swap, a study deletion, a new display name, a user-defined modality;
 and the migration fills it from events stored before it. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -103,8 +103,9 @@ def test_reprocessing_swap_and_deletion(corpus, sessions):  # type: ignore[no-un
     assert {row[0] for row in rows.values()} == {other}
 
 
-def test_a_new_display_name_and_a_user_defined_modality_show_in_the_charts(tmp_path: Path, database_url: str,
-                                                                          sessions):  # type: ignore[no-untyped-def]
+def test_a_new_display_name_shows_and_a_user_defined_modality_leaves_ct_alone(  # type: ignore[no-untyped-def]
+    tmp_path: Path, database_url: str, sessions
+):
     with sessions() as session:
         study_id = persistence.store_report(session, study(1, "Head", [100.0, 300.0])).study_id
         equipment_id = session.get(model.Study, study_id).equipment_id  # type: ignore[union-attr]
@@ -113,12 +114,11 @@ def test_a_new_display_name_and_a_user_defined_modality_show_in_the_charts(tmp_p
     client = dose_browser_client(settings, sessions)
     chart = "/api/charts/ct/dlp-per-acquisition-protocol?series_per_system=yes"
     assert [item["series"] for item in client.get(chart, base_url=BASE_URL).get_json()["data"]] == ["Room 4 scanner"]
+    # A user-defined modality re-labels projection studies only (DX/RF): the CT study and its rows stay CT.
     with sessions() as session:
         equipment_admin.set_user_defined_modality(session, [equipment_id], "DX")
-    assert_copy_of_events(sessions)
-    assert client.get(chart, base_url=BASE_URL).get_json()["data"] == []  # no longer a CT study
-    with sessions() as session:
-        equipment_admin.set_user_defined_modality(session, [equipment_id], None)
+    rows = assert_copy_of_events(sessions)
+    assert {row[1] for row in rows.values()} == {"CT"}
     assert len(client.get(chart, base_url=BASE_URL).get_json()["data"]) == 1
 
 
