@@ -108,7 +108,7 @@ def chart_statistics(document: dict[str, Any]) -> dict[str, dict[str, float]]:
                                "median": pytest.approx(item["median"])} for item in document["data"]}  # fmt: skip
 
 
-ONE_SERIES = "series_per_system=no"
+ONE_SERIES = "series_per_system=no&average=both"  # both: these tests check medians too
 
 
 # --- CT charts ------------------------------------------------------------------------------------------

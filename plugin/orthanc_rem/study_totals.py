@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orthanc_rem import model, study_document
+from orthanc_rem import chart_events, model, study_document
 
 #: Studies computed per transaction by ``fill_missing``.
 BATCH = 500
@@ -40,6 +40,7 @@ def refresh(session: Session, study_ids: Iterable[int]) -> None:
         totals.total_dose_rp_gy = study_document.total_dose_rp_gy(study)
         session.add(totals)
     session.flush()
+    chart_events.refresh(session, ids)  # the charts' copy of the CT events, kept with the totals
 
 
 def fill_missing(session: Session) -> int:

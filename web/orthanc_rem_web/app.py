@@ -24,6 +24,7 @@ from orthanc_rem_web import (
     admin_pages,
     api,
     auth,
+    chart_options_pages,
     charts_api,
     charts_page,
     db,
@@ -79,6 +80,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
     app.register_blueprint(skin_dose_api.blueprint)
     app.register_blueprint(charts_api.blueprint, url_prefix="/api")
     app.register_blueprint(charts_page.blueprint, url_prefix="/charts")
+    chart_options_pages.register(app)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BadParameter, _bad_parameter)
     app.register_error_handler(SQLAlchemyError, _database_error)

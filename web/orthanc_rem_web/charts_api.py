@@ -1,5 +1,6 @@
 """Chart data as JSON: ``GET /api/charts/<modality>/<chart>`` with the list filters (the names of
-``/api/studies``) and the chart options as query parameters. The pages draw their plots from the
+``/api/studies``) and the chart options as query parameters (absent ones: the user's stored
+chart options, ``charts.user_options``). The pages draw their plots from the
 same endpoint; dashboards and scripts can use it too. Chart names: README, "Charts".
 """
 
@@ -11,7 +12,7 @@ from flask import Blueprint, abort, request, url_for
 
 from orthanc_rem import charts
 from orthanc_rem.study_filters import MODALITIES, parse_study_filter
-from orthanc_rem_web import permissions
+from orthanc_rem_web import chart_options_pages, permissions
 from orthanc_rem_web.db import dose_session
 
 blueprint = Blueprint("charts_api", __name__)
@@ -42,7 +43,9 @@ def chart(modality: str, name: str) -> dict[str, Any]:
         abort(404, description=f"{chosen} has no chart {name!r}; its charts are: {names}.")
     args = request.args.to_dict()
     study_filter = parse_study_filter(args, for_modality=chosen, may_see_patient_data=permissions.may(permissions.PID))
-    document = charts.chart_data(dose_session(), found, study_filter, charts.parse_chart_options(args))
+    # The user's stored chart options are the defaults; a query parameter wins for this request.
+    stored = chart_options_pages.my_options().options(chosen)
+    document = charts.chart_data(dose_session(), found, study_filter, charts.parse_chart_options(args, stored))
     for item in document["data"]:
         if "filter" in item:
             item["url"] = _list_url(chosen, item["filter"])

@@ -21,7 +21,7 @@ from orthanc_rem import model
 from orthanc_rem.charts import sources
 from orthanc_rem.charts.options import ChartOptions
 
-Rows = Callable[[Session, Any, ChartOptions], Select[Any]]
+Rows = Callable[[Session, sources.Selection, ChartOptions], Select[Any]]
 #: The pages show DAP in cGy.cm2 (and the list filters take it so); it is stored in Gy.m2.
 CGYCM2_PER_GYM2 = 1e6
 
@@ -54,7 +54,7 @@ _study = model.Study
 
 
 def _ct_acquisitions(value: Any) -> Rows:
-    return lambda _s, where, o: sources.ct_events(where, o, _ct_event.acquisition_protocol, value, localisers=False)
+    return lambda _s, filtered, o: sources.ct_chart_events(filtered, o, value)
 
 
 def _ct_events_per_study_description(value: Any) -> Rows:
@@ -77,11 +77,11 @@ def _mammography(value: Any) -> Rows:
     return lambda _s, filtered, o: sources.mammography_points(filtered, o, value)
 
 
-def _workload(session: Session, filtered: Any, _o: ChartOptions) -> Select[Any]:
+def _workload(session: Session, filtered: sources.Selection, _o: ChartOptions) -> Select[Any]:
     return sources.workload(session, filtered)
 
 
-_CT_DLP = _ct_acquisitions(_ct_event.dlp_mgycm)
+_CT_DLP = _ct_acquisitions(model.CtChartEvent.dlp_mgycm)
 _CT_STUDY_DLP = _totals_by(_study.study_description, _totals.total_dlp_mgycm)
 _CT_REQUEST_DLP = _totals_by(sources.REQUESTED_PROCEDURE, _totals.total_dlp_mgycm)
 _DX_DAP = _projection_acquisitions(_event.dose_area_product_gym2 * CGYCM2_PER_GYM2, False)
@@ -105,7 +105,7 @@ CHARTS: tuple[Chart, ...] = (
     _chart("CT", "dlp-per-acquisition-protocol", "DLP per acquisition protocol", "average", "mGy.cm", _CT_DLP,
            _PROTOCOL),
     _chart("CT", "ctdivol-per-acquisition-protocol", "CTDIvol per acquisition protocol", "average", "mGy",
-           _ct_acquisitions(_ct_event.mean_ctdivol_mgy), _PROTOCOL),
+           _ct_acquisitions(model.CtChartEvent.mean_ctdivol_mgy), _PROTOCOL),
     _chart("CT", "acquisition-frequency", "Acquisition protocol frequency", "frequency", None, _CT_DLP, _PROTOCOL),
     _chart("CT", "dlp-per-study-description", "DLP per study description", "average", "mGy.cm", _CT_STUDY_DLP,
            _DESCRIPTION, range_parameters=_DLP_RANGE),

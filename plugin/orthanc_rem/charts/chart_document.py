@@ -19,10 +19,10 @@ from orthanc_rem.study_filters import DEFAULT_ORDER, StudyFilter, select_studies
 WEEKDAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 
-def filtered_studies(study_filter: StudyFilter) -> Any:
-    """The list filter's condition on the ``study`` table (the default order needs no join)."""
+def filtered_studies(study_filter: StudyFilter) -> sources.Selection:
+    """The list filter and its condition on the ``study`` table (the default order needs no join)."""
     condition = select_studies(replace(study_filter, order_by=DEFAULT_ORDER)).whereclause
-    return true() if condition is None else condition
+    return sources.Selection(study_filter, true() if condition is None else condition)
 
 
 def chart_data(session: Session, chart: Chart, study_filter: StudyFilter, options: ChartOptions) -> dict[str, Any]:

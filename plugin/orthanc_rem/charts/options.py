@@ -17,15 +17,17 @@ BINS = range(2, 41)
 
 @dataclass(frozen=True)
 class ChartOptions:
-    """Defaults as the manual's user options: both averages (the median only computed when shown), a series per system,
-    frequency sorting in descending order, 20 histogram bins, months for charts over time."""
+    """Defaults as the manual's chart options (figure 13, L5336-5340; the source's defaults agree):
+    the mean, histograms of 20 bins, a series per system, case-sensitive categories, frequency
+    sorting in descending order, months for charts over time. A user's stored options replace them
+    (``charts.user_options``); query parameters replace those."""
 
-    average: str = "both"
+    average: str = "mean"
     sort: str = "frequency"
     descending: bool = True
     series_per_system: bool = True
     case_insensitive: bool = False
-    histogram: bool = False
+    histogram: bool = True
     bins: int = 20
     normalise: bool = False
     period: str = "month"
@@ -45,13 +47,14 @@ def _choice(parameters: Mapping[str, str], name: str, choices: tuple[str, ...], 
     return text
 
 
-def parse_chart_options(parameters: Mapping[str, str]) -> ChartOptions:
-    """Chart options from query parameters (names as the fields; ``direction`` is asc or desc)."""
-    defaults = ChartOptions()
+def parse_chart_options(parameters: Mapping[str, str], defaults: ChartOptions | None = None) -> ChartOptions:
+    """Chart options from query parameters (names as the fields; ``direction`` is asc or desc);
+    an absent parameter keeps its value in ``defaults`` (the user's stored options)."""
+    defaults = defaults or ChartOptions()
     bins = whole_number(parameters, "bins", defaults.bins)
     if bins not in BINS:
         raise BadParameter(f"bins must be between {BINS.start} and {BINS.stop - 1}, not {bins}.")
-    direction = _choice(parameters, "direction", ("asc", "desc"), "desc")
+    direction = _choice(parameters, "direction", ("asc", "desc"), "desc" if defaults.descending else "asc")
     return ChartOptions(
         average=_choice(parameters, "average", AVERAGES, defaults.average),
         sort=_choice(parameters, "sort", SORTS, defaults.sort),

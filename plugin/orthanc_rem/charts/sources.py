@@ -1,34 +1,52 @@
 """The narrow rows each chart aggregates: (study id, category, series, value), one per event or
 per study of the filtered studies, with blank names as "Blank" and blank or zero values left out.
 
-Every function takes the list filter's condition on ``study`` (``orthanc_rem.study_filters``; the
-study table is joined once, not once more for a subquery of ids) and returns a ``Select`` that the
-statistics (``charts.statistics``) group in the database.
+Every function takes the list filter's :class:`Selection` (its condition on ``study``,
+``orthanc_rem.study_filters``; the study table is joined once, not once more for a subquery of
+ids) and returns a ``Select`` that the statistics (``charts.statistics``) group in the database.
+The CT acquisition charts read ``ct_chart_event`` (``orthanc_rem.model.chart_rows``) instead of
+the dose tree: one narrow table, no join to the study when the filter is only modality and dates.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Select, String, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from orthanc_rem import model
+from orthanc_rem import chart_events, model
 from orthanc_rem.charts.options import ChartOptions
 from orthanc_rem.charts.statistics import dialect
-from orthanc_rem.study_filters import folded
+from orthanc_rem.study_filters import DEFAULT_ORDER, StudyFilter, folded
 
 BLANK = "Blank"
 ALL_SYSTEMS = "All systems"
 #: CT Acquisition Type (CID 10013) of localisers and topograms, left out of the acquisition and
 #: study CTDIvol charts (OpenREM's ``exclude_constant_angle``): their dose says nothing about the scan.
-CONSTANT_ANGLE = "Constant Angle Acquisition"
+CONSTANT_ANGLE = chart_events.CONSTANT_ANGLE
 
 #: The requested procedure as the lists search it: the code meaning, else the description.
 REQUESTED_PROCEDURE = func.coalesce(
     func.nullif(func.trim(model.Study.requested_procedure_code_meaning), ""),
     model.Study.requested_procedure_description,
 )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The studies a chart counts: the list filter and its condition on the ``study`` table."""
+
+    study_filter: StudyFilter
+    condition: Any
+
+    @property
+    def only_modality_and_dates(self) -> bool:
+        """Whether the filter is no more than a modality and a date range (what ``ct_chart_event``
+        holds itself, so that its rows need no join to the study)."""
+        rest = replace(self.study_filter, modality=None, date_from=None, date_until=None, order_by=DEFAULT_ORDER)
+        return rest == StudyFilter()
 
 
 def category(column: Any, options: ChartOptions) -> ColumnElement[str]:
@@ -46,9 +64,9 @@ def series(options: ChartOptions) -> ColumnElement[str]:
     return literal(ALL_SYSTEMS, String)
 
 
-def _studies(query: Select[Any], filtered: Any) -> Select[Any]:
-    """The rows of the filtered studies (``filtered``: the filter's condition on ``study``) with their system."""
-    return query.where(filtered).outerjoin(model.Equipment, model.Equipment.id == model.Study.equipment_id)
+def _studies(query: Select[Any], filtered: Selection) -> Select[Any]:
+    """The rows of the filtered studies with their system."""
+    return query.where(filtered.condition).outerjoin(model.Equipment, model.Equipment.id == model.Study.equipment_id)
 
 
 def _present(value: Any) -> ColumnElement[bool]:
@@ -56,7 +74,31 @@ def _present(value: Any) -> ColumnElement[bool]:
     return value > 0
 
 
-def ct_events(filtered: Any, options: ChartOptions, protocol_category: Any, value: Any, localisers: bool) -> Select:
+def ct_chart_events(filtered: Selection, options: ChartOptions, value: Any) -> Select[Any]:
+    """One row per CT irradiation event, localisers left out, with a non-zero ``value`` (a column
+    of ``ct_chart_event``) of the filtered studies, categorised by acquisition protocol."""
+    rows = model.CtChartEvent
+    query = (
+        select(rows.study_fk.label("study_id"), category(rows.acquisition_protocol, options).label("category"),
+               series(options).label("series"), cast(value, Float).label("value"))
+        .select_from(rows)
+        .outerjoin(model.Equipment, model.Equipment.id == rows.equipment_id)
+        .where(_present(value), rows.localiser.is_(False))
+    )  # fmt: skip
+    chosen = filtered.study_filter
+    if not filtered.only_modality_and_dates:
+        return query.where(rows.study_fk.in_(select(model.Study.id).where(filtered.condition)))
+    if chosen.modality:
+        query = query.where(rows.modality == chosen.modality)
+    if chosen.date_from is not None:
+        query = query.where(rows.study_date >= chosen.date_from)
+    if chosen.date_until is not None:
+        query = query.where(rows.study_date <= chosen.date_until)
+    return query
+
+
+def ct_events(filtered: Selection, options: ChartOptions, protocol_category: Any, value: Any,
+              localisers: bool) -> Select[Any]:  # fmt: skip
     """One row per CT irradiation event with a non-zero ``value`` of the filtered studies."""
     event, dose = model.CtIrradiationEvent, model.CtRadiationDose
     query = (
@@ -73,7 +115,7 @@ def ct_events(filtered: Any, options: ChartOptions, protocol_category: Any, valu
     return query
 
 
-def projection_events(filtered: Any, options: ChartOptions, value: Any, with_source: bool) -> Select[Any]:
+def projection_events(filtered: Selection, options: ChartOptions, value: Any, with_source: bool) -> Select[Any]:
     """One row per projection irradiation event (with its X-ray source when the value is on it)."""
     event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose
     query = (
@@ -88,7 +130,7 @@ def projection_events(filtered: Any, options: ChartOptions, value: Any, with_sou
     return _studies(query, filtered).where(_present(value))
 
 
-def study_totals(filtered: Any, options: ChartOptions, name: Any, value: Any) -> Select[Any]:
+def study_totals(filtered: Selection, options: ChartOptions, name: Any, value: Any) -> Select[Any]:
     """One row per study with a non-zero total (DLP, DAP), as the lists show it."""
     query = select(
         model.Study.id.label("study_id"), category(name, options).label("category"),
@@ -97,7 +139,7 @@ def study_totals(filtered: Any, options: ChartOptions, name: Any, value: Any) ->
     return _studies(query, filtered).where(_present(value))
 
 
-def events_per_study(filtered: Any, options: ChartOptions, name: Any, projection: bool) -> Select[Any]:
+def events_per_study(filtered: Selection, options: ChartOptions, name: Any, projection: bool) -> Select[Any]:
     """One row per study with at least one event: the number of its irradiation events."""
     if projection:
         event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose
@@ -121,7 +163,7 @@ def events_per_study(filtered: Any, options: ChartOptions, name: Any, projection
     return _studies(query, filtered).group_by(model.Study.id, model.Equipment.id)
 
 
-def workload(session: Session, filtered: Any) -> Select[Any]:
+def workload(session: Session, filtered: Selection) -> Select[Any]:
     """Every filtered study with a date (zero and blank doses included, as the manual says):
     its weekday (0 Sunday … 6 Saturday) and hour (blank when the time is not recorded)."""
     study = model.Study
@@ -132,7 +174,7 @@ def workload(session: Session, filtered: Any) -> Select[Any]:
         weekday = func.strftime("%w", study.study_date)
         hour = func.strftime("%H", study.study_time)
     query = select(study.id.label("study_id"), weekday.label("weekday"), hour.label("hour"))
-    return query.where(filtered, study.study_date.is_not(None))
+    return query.where(filtered.condition, study.study_date.is_not(None))
 
 
 def period_start(session: Session, period: str) -> Any:
@@ -147,7 +189,7 @@ def period_start(session: Session, period: str) -> Any:
     return func.strftime("%Y-%m-01" if period == "month" else "%Y-01-01", date)
 
 
-def mammography_points(filtered: Any, options: ChartOptions, value: Any) -> Select[Any]:
+def mammography_points(filtered: Selection, options: ChartOptions, value: Any) -> Select[Any]:
     """One row per mammography event with a compressed breast thickness and a non-zero ``value``:
     the thickness (x), the value (y), the breast (laterality) and the series."""
     event, dose = model.ProjectionIrradiationEvent, model.ProjectionXRayRadiationDose

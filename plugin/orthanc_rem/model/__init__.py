@@ -7,6 +7,8 @@ Coded values keep code value, coding scheme and meaning (``x_value``, ``x_scheme
 ``create_all`` on a user's database.
 """
 
+from orthanc_rem.model.chart_rows import CtChartEvent
+from orthanc_rem.model.chart_settings import UserChartOptions, UserModalityChartOptions
 from orthanc_rem.model.common import (
     Base,
     Equipment,
@@ -43,6 +45,7 @@ __all__ = [
     "AccumulatedMammographyDose",
     "AccumulatedXRayDose",
     "Base",
+    "CtChartEvent",
     "CtDoseCheck",
     "CtIrradiationEvent",
     "CtRadiationDose",
@@ -72,6 +75,8 @@ __all__ = [
     "Study",
     "StudyTotals",
     "SystemStudyCount",
+    "UserChartOptions",
+    "UserModalityChartOptions",
     "XRayCalibration",
     "XRayDetector",
     "XRayFilter",

@@ -1,16 +1,17 @@
 // Chart panel of the study lists: draws /api/charts/<modality>/<chart> with Plotly (served by the
 // dose browser itself). Every chart's data comes from the same JSON endpoint as for other tools;
-// the list's filters are the page's own query parameters. Choices are kept in this browser.
+// the list's filters are the page's own query parameters. The choices are the user's chart options,
+// stored on the server: the page brings them (data-state) and the panel saves them (data-save-url).
 (function () {
   "use strict";
   const panel = document.getElementById("chart-panel");
   if (!panel) return;
   const modality = panel.dataset.modality;
-  const storageKey = "orthanc-rem-charts-" + modality;
   const form = panel.querySelector(".chart-options");
   const list = panel.querySelector(".chart-list");
-  const saved = JSON.parse(localStorage.getItem(storageKey) || "{}");
+  const saved = JSON.parse(panel.dataset.state);
   let catalogue = [];
+  let shownOpen = null;  // whether the charts were last drawn (true) or cleared (false)
 
   function filterParameters() {
     const parameters = new URLSearchParams(window.location.search);
@@ -35,12 +36,17 @@
     });
   }
 
-  function save() {
+  async function save() {
     const chosen = Array.from(form.querySelectorAll("input[data-chart]:checked")).map((box) => box.dataset.chart);
-    saved.open = panel.open;
+    saved.plot_charts = panel.open;
     saved.charts = chosen;
     saved.options = Object.fromEntries(optionParameters());
-    localStorage.setItem(storageKey, JSON.stringify(saved));
+    const body = optionParameters();
+    (chosen.length ? chosen : [""]).forEach((name) => body.append("chart", name));
+    body.set("plot_charts", panel.open ? "yes" : "no");
+    const response = await fetch(panel.dataset.saveUrl, { method: "POST", body,
+      headers: { Accept: "application/json", "X-CSRF-Token": panel.dataset.csrfToken } });
+    if (!response.ok) list.replaceChildren(element("p", { class: "chart-status" }, "Chart options not saved: " + response.statusText));
   }
 
   function loadPlotly() {
@@ -257,8 +263,9 @@
     box.dataset.rendered = "yes";
   }
 
-  async function refresh() {
-    save();
+  async function refresh(saving) {
+    if (saving) await save();
+    shownOpen = panel.open;
     list.replaceChildren();
     if (!panel.open) return;
     await loadPlotly();
@@ -269,7 +276,7 @@
   async function start() {
     const response = await fetch(panel.dataset.chartsUrl, { headers: { Accept: "application/json" } });
     catalogue = (await response.json()).charts;
-    const chosen = new Set(saved.charts || catalogue.filter((entry) => entry.default).map((entry) => entry.chart));
+    const chosen = new Set(saved.charts);
     const fieldset = form.querySelector(".chart-choice");
     catalogue.forEach((entry) => {
       const label = element("label");
@@ -280,12 +287,13 @@
       fieldset.appendChild(label);
     });
     restoreOptions();
-    saved.charts = Array.from(chosen);
-    // Opening the panel fires "toggle", which draws; "#chart-panel" in the URL opens it too.
-    if (saved.open || window.location.hash === "#chart-panel") panel.open = true;
+    // The panel comes open when the user's "Plot charts?" is on; "#chart-panel" in the URL opens it too.
+    if (window.location.hash === "#chart-panel") panel.open = true;
+    if (panel.open && shownOpen === null) await refresh(!saved.plot_charts);
   }
 
-  form.querySelector(".chart-apply").addEventListener("click", refresh);
-  panel.addEventListener("toggle", refresh);
+  form.querySelector(".chart-apply").addEventListener("click", () => refresh(true));
+  // Opening or closing the panel switches charts on or off (and saves it), once per change.
+  panel.addEventListener("toggle", () => { if (catalogue.length && panel.open !== shownOpen) refresh(true); });
   start();
 })();
