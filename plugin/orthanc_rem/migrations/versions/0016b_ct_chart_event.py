@@ -7,7 +7,7 @@ modality, date and system; protocol; localiser or not; DLP, CTDIvol); see
 INSERT ... SELECT (the statement the application runs per study, for every study).
 
 Revision ID: 0016b
-Revises: 0016 (in this branch; both were given down_revision 0014 and are re-chained at merge)
+Revises: 0016
 Create Date: 2026-12-02 06:00:00
 """
 
