@@ -16,8 +16,8 @@ from orthanc_rem.charts import options as chart_options
 from orthanc_rem.charts import user_options
 from orthanc_rem.model import DoseBrowserUser
 from orthanc_rem.request_parameters import MODALITIES, BadParameter, yes_or_no
-from orthanc_rem_web import permissions
-from orthanc_rem_web.auth import account_sessions, current_user, safe_next
+from orthanc_rem_web import db, permissions
+from orthanc_rem_web.auth import current_user, safe_next
 from orthanc_rem_web.db import dose_session
 
 blueprint = Blueprint("chart_options", __name__)
@@ -83,12 +83,11 @@ def _save_form(user_id: int, user_name: str, action: str) -> Any:
     try:
         chosen = user_options.parse_form(request.form, chosen_charts)
     except BadParameter as exc:
-        with account_sessions()() as accounts:
+        with db.writer_session() as accounts:
             stored = user_options.load(accounts, user_id)
         return _form_page(user_id, user_name, stored, action, str(exc), 400)
-    with account_sessions()() as accounts:
+    with db.writer_session() as accounts:
         user_options.save(accounts, user_id, chosen)
-        accounts.commit()
     flash(f"Chart options of {user_name} saved.")
     return redirect(action)
 
@@ -96,7 +95,7 @@ def _save_form(user_id: int, user_name: str, action: str) -> Any:
 def _me() -> tuple[int, str]:
     user = current_user()
     assert user is not None
-    with account_sessions()() as accounts:
+    with db.writer_session() as accounts:
         user_id = accounts.scalar(_id_of(user.name))
     if user_id is None:
         abort(404, description="Your user is no longer stored.")
@@ -111,7 +110,7 @@ def _id_of(name: str) -> Any:
 @permissions.require(permissions.VIEW)
 def own_options() -> Any:
     user_id, name = _me()
-    with account_sessions()() as accounts:
+    with db.writer_session() as accounts:
         chosen = user_options.load(accounts, user_id)
     return _form_page(user_id, name, chosen, url_for("chart_options.own_options"))
 
@@ -128,10 +127,9 @@ def save_own_options() -> Any:
 def switch_charts_off() -> Any:
     """The manual's "Switch charts off" (menu of every page): back to the page it was clicked on."""
     user_id, _name = _me()
-    with account_sessions()() as accounts:
+    with db.writer_session() as accounts:
         chosen = user_options.load(accounts, user_id)
         user_options.save(accounts, user_id, user_options.UserChartOptions(False, chosen.general, chosen.modalities))
-        accounts.commit()
     target = safe_next(request.form.get("next"))
     return redirect(request.script_root + target if target else url_for("pages.home"))
 
@@ -139,7 +137,7 @@ def switch_charts_off() -> Any:
 @blueprint.get("/users/<int:user_id>/chart-options")
 @permissions.require(permissions.ADMIN)
 def user_options_page(user_id: int) -> Any:
-    with account_sessions()() as accounts:
+    with db.writer_session() as accounts:
         row = _user_row(accounts, user_id)
         chosen = user_options.load(accounts, user_id)
         name = row.name
@@ -149,7 +147,7 @@ def user_options_page(user_id: int) -> Any:
 @blueprint.post("/users/<int:user_id>/chart-options")
 @permissions.require(permissions.ADMIN)
 def save_user_options(user_id: int) -> Any:
-    with account_sessions()() as accounts:
+    with db.writer_session() as accounts:
         name = _user_row(accounts, user_id).name
     return _save_form(user_id, name, url_for("chart_options.user_options_page", user_id=user_id))
 
@@ -170,7 +168,7 @@ def save_panel_options(modality: str) -> dict[str, Any]:
     chosen_modality = _modality(modality)
     form = request.form.to_dict()
     user_id, _name = _me()
-    with account_sessions()() as accounts:
+    with db.writer_session() as accounts:
         stored = user_options.load(accounts, user_id)
         options = charts.parse_chart_options(form, stored.options(chosen_modality))
         plot = yes_or_no(form, "plot_charts", stored.plot_charts)
@@ -179,7 +177,6 @@ def save_panel_options(modality: str) -> dict[str, Any]:
         names = [name for name in names if name]
         updated = stored.with_modality(chosen_modality, options, tuple(names), plot)
         user_options.save(accounts, user_id, updated)
-        accounts.commit()
     return chart_panel_state(chosen_modality)
 
 
