@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey
 from huey.api import TaskWrapper
 from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
@@ -27,6 +27,7 @@ from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancU
 from orthanc_rem.outcome import Outcome
 from orthanc_rem.qr import worker_tasks as qr_tasks
 from orthanc_rem.qr.worker_tasks import QrTasks
+from orthanc_rem.queue_huey import RedisQueue, SqliteQueue
 from orthanc_rem.skin_dose.worker import queue_skin_dose, register_skin_dose_task
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,12 @@ def create_huey(queue_url: str) -> Huey:
     if parsed.scheme == "sqlite":
         path = queue_url[len("sqlite:///") :] if queue_url.startswith("sqlite:///") else parsed.path
         # results=False: nobody reads task results, and storing them would grow the queue file.
-        return SqliteHuey(QUEUE_NAME, filename=path, results=False, timeout=60, storage_class=_SqliteQueueStorage)
+        return SqliteQueue(QUEUE_NAME, filename=path, results=False, timeout=60, storage_class=_SqliteQueueStorage)
     if parsed.scheme in ("redis", "rediss"):
         query = parse_qs(parsed.query)
         name = (query.pop("queue", None) or [QUEUE_NAME])[0]
         url = urlunparse(parsed._replace(query=urlencode(query, doseq=True)))
-        return RedisHuey(name, url=url, results=False)
+        return RedisQueue(name, url=url, results=False)
     raise ValueError(f"unsupported queue URL {queue_url!r}: use sqlite:///path or redis://host:port/db")
 
 
