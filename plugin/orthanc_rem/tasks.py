@@ -99,7 +99,7 @@ class ExtractionQueue:
         for task in [*self.huey.pending(), *self.huey.scheduled()]:
             if task.name != self.ingest_orthanc_instance.name:
                 continue
-            for argument in task.args:
+            for argument in task.args[:1]:  # the Orthanc ID (then, from the plugin, its SOP Class UID)
                 if isinstance(argument, str):
                     waiting.add(argument)
                 elif isinstance(argument, list | tuple):
@@ -127,15 +127,16 @@ def build_queue(settings: Settings) -> ExtractionQueue:
         return worker_state["client"]  # type: ignore[return-value]
 
     @huey.task(name="ingest_orthanc_instance")
-    def ingest_orthanc_instance(orthanc_id: str) -> str:
+    def ingest_orthanc_instance(orthanc_id: str, sop_class_uid: str | None = None) -> str:
         """Postponed (not failed) while Orthanc or the database cannot be used; bad objects are
-        quarantined by ``ingest_object``, never retried."""
+        quarantined by ``ingest_object``, never retried. ``sop_class_uid``: Orthanc's, when the
+        plugin read it at enqueue (the catch-up and reconciliation leave it to the worker)."""
         try:
             with instance_claim.claim(settings.database_url, orthanc_id) as not_now:
                 if not_now is not None:  # queued twice (a catch-up replayed it): extracted once
                     log.info("orthanc:%s skipped: %s", orthanc_id, not_now)
                     return Outcome.IGNORED
-                outcome = process_orthanc_instance(settings, client(), orthanc_id)
+                outcome = process_orthanc_instance(settings, client(), orthanc_id, sop_class_uid)
         except POSTPONING as exc:
             _report_unavailable(worker_state, orthanc_id, exc)
             # RetryTask does not count down huey's retries: the object waits as long as the outage.
@@ -206,13 +207,18 @@ def _report_unavailable(worker_state: dict[str, object], orthanc_id: str, exc: E
     )
 
 
-def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_id: str) -> ObjectOutcome:
-    """Route, extract and store one instance Orthanc received; then apply the deletion policy."""
+def process_orthanc_instance(
+    settings: Settings, client: OrthancClient, orthanc_id: str, sop_class_uid: str | None = None
+) -> ObjectOutcome:
+    """Route, extract and store one instance Orthanc received; then apply the deletion policy.
+
+    ``sop_class_uid`` is Orthanc's metadata of the instance if the caller has it (else asked for)."""
     # retried: a lost database connection raises OperationalError, which postpones the object.
     sessions = database.session_factory(settings.database_url, retried=True)
     source = f"orthanc:{orthanc_id}"
     try:
-        sop_class_uid = client.sop_class_uid(orthanc_id)
+        if sop_class_uid is None:
+            sop_class_uid = client.sop_class_uid(orthanc_id)
         if sop_class_uid is not None and sop_class_uid != SECONDARY_CAPTURE_IMAGE:
             # Decided from Orthanc's metadata: objects no importer reads are not even downloaded.
             # (A secondary capture needs its header: Philips dose info or Hologic projection?)
