@@ -42,16 +42,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from baseline import REPO, revision_tree, scratch_database
+
 PHASES = ("dequeue", "fetch", "read", "extract", "store", "log", "other")
-POSTGRES_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
 
 
 # --- the stand-in for Orthanc's REST API (a process of its own) -----------------------------------
@@ -190,30 +188,6 @@ def measure(args: argparse.Namespace) -> None:
 # --- the comparison -------------------------------------------------------------------------------
 
 
-@contextmanager
-def scratch_database(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.sqlite'}"
-        return
-    import psycopg2
-
-    name = f"orthanc_rem_bench_{uuid.uuid4().hex[:12]}"
-
-    def admin(sql: str) -> None:
-        connection = psycopg2.connect(**POSTGRES_ADMIN)
-        connection.autocommit = True
-        try:
-            connection.cursor().execute(sql)
-        finally:
-            connection.close()
-
-    admin(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def one_round(
     plugin_path: Path, orthanc_url: str, warm_up: list[str], measured: list[str], args: argparse.Namespace,
     folder: Path, profile: str | None,
@@ -250,12 +224,7 @@ def compare(args: argparse.Namespace) -> None:
         warm_up = [f"warm-{stem}" for stem in warm_up]
         sides = {"this checkout": REPO / "plugin"}
         if args.baseline:
-            baseline = folder / "baseline"
-            baseline.mkdir()
-            archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline, "plugin"], check=True,
-                                     stdout=subprocess.PIPE).stdout
-            subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive, check=True)
-            sides = {f"baseline {args.baseline}": baseline / "plugin", **sides}
+            sides = {f"baseline {args.baseline}": revision_tree(args.baseline, folder / "baseline"), **sides}
         server = subprocess.Popen([sys.executable, __file__, "serve", str(objects)], stdout=subprocess.PIPE, text=True)
         try:
             assert server.stdout is not None
