@@ -183,6 +183,10 @@ class Measurement:
     peak_worker_single: int = 0
     end_to_end_per_s: float | None = None
     latencies: list[float] = field(default_factory=list)
+    #: (C-STORE response time, store-to-row latency) per object, in the order Orthanc answered.
+    arrivals: list[tuple[float, float]] = field(default_factory=list)
+    #: Objects stored by Orthanc but without their row yet when the last C-STORE was answered.
+    backlog_at_last_cstore: int = 0
     missing: int = 0
 
     def cpu_ms_per_object(self, role: str) -> float:
@@ -191,6 +195,15 @@ class Measurement:
     def latency_ms(self, fraction: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+    def median_latency_ms(self, first: bool) -> float:
+        """Median store-to-row latency of the first (or last) tenth of the objects Orthanc stored:
+        the first tenth meets no queue yet (enqueue, a worker's polling and its own work); what the
+        last tenth adds is the wait behind the objects the workers have not caught up with."""
+        ordered = [latency for _stored, latency in sorted(self.arrivals)]
+        tenth = max(1, len(ordered) // 10)
+        part = sorted(ordered[:tenth] if first else ordered[-tenth:])
+        return part[len(part) // 2] * 1000 if part else float("nan")
 
 
 def measure(
@@ -265,6 +278,8 @@ def measure_nodes(
                 row_time = rows[uid].replace(tzinfo=dt.UTC).timestamp()
                 last_row = max(last_row, row_time)
                 result.latencies.append(row_time - stored)
+                result.arrivals.append((stored, row_time - stored))
+        result.backlog_at_last_cstore = sum(1 for stored, latency in result.arrivals if stored + latency > cstore_end)
         result.missing = len(files) - len(result.latencies)
         result.end_to_end_per_s = len(result.latencies) / ((last_row or time.time()) - start)
     return result
@@ -378,6 +393,11 @@ def report(label: str, ours: Measurement, bare: Measurement) -> None:
         print(
             f"store-to-row latency:      p50 {ours.latency_ms(0.5):.0f} ms, p95 {p95:.0f} ms, "
             f"max {ours.latency_ms(1.0):.0f} ms"
+        )
+        print(
+            f"where it goes:             median latency of the first tenth stored {ours.median_latency_ms(True):.0f} ms"
+            f" (no queue yet), of the last tenth {ours.median_latency_ms(False):.0f} ms; "
+            f"{ours.backlog_at_last_cstore} objects without their row at the last C-STORE"
         )
     print(
         f"added CPU per object:      {added:.1f} ms = plugin share in Orthanc {plugin_share:.1f} "
