@@ -56,10 +56,10 @@ from database_fixtures import postgres_available, scratch_postgres_url  # noqa: 
 from dose_copies import TEMPLATES, make_reports  # noqa: E402
 from orthanc_harness import OrthancProcess  # noqa: E402
 from orthanc_rem import database, model  # noqa: E402
+from orthanc_rem.tasks import create_huey  # noqa: E402
 from scale_out import Site, make_node, missing_scale_out_prerequisites, node_config, shared_site  # noqa: E402
 
 MIB = 1024 * 1024
-
 
 
 def send(port: int, aet: str, files: list[Path], uids: dict[Path, str], associations: int) -> dict[str, float]:
@@ -285,6 +285,21 @@ def measure_nodes(
     return result
 
 
+def wait_for_workers(queue_url: str, orthanc_pids: list[int], timeout: float = 120) -> None:
+    """Start the clock once the workers take tasks: each Orthanc has started its worker pool (on
+    ORTHANC_STARTED, after queueing the recovery task) and the workers have taken every task queued
+    at start. (A fixed 3 s wait measured, on a loaded machine, how long the workers took to start:
+    the first objects queued behind that.)"""
+    huey = create_huey(queue_url)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pools = all(psutil.Process(pid).children() for pid in orthanc_pids)
+        if pools and not huey.pending_count():
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)  # the recovery tasks themselves (an empty database: a few requests)
+
+
 def bare_orthanc(files: list[Path], uids: dict[Path, str], workdir: Path, associations: int) -> Measurement:
     with OrthancProcess(workdir) as orthanc:
         assert orthanc._process is not None
@@ -300,7 +315,7 @@ def orthanc_with_plugin(
     plugin_script = REPO / "plugin" / "orthanc_rem_plugin.py"
     with OrthancProcess(workdir, python_script=plugin_script, config={"OrthancRem": section}) as orthanc:
         assert orthanc._process is not None
-        time.sleep(3)  # let the workers start before the clock does
+        wait_for_workers(queue, [orthanc._process.pid])
         return measure(
             files,
             uids,
@@ -326,7 +341,7 @@ def orthanc_nodes(
             node = stack.enter_context(make_node(site, workdir, f"node-{n}", workers))
             assert node._process is not None
             started.append((node.dicom_port, node.aet, node._process.pid))
-        time.sleep(3)  # let the workers start before the clock does
+        wait_for_workers(site.queue, [pid for _port, _aet, pid in started])
         return measure_nodes(files, uids, started, args.associations, site.dose_database, args.timeout)
 
 
