@@ -64,11 +64,11 @@ def ingest_task(orthanc_id: str) -> Task:
 
     Called by the enqueue thread, not by the change callback (the SDK call holds the GIL). In
     process this costs Orthanc less than the worker's HTTP request for it did; without it (the
-    instance is gone already) the worker asks Orthanc itself.
+    instance is gone already, or the call failed) the worker asks Orthanc itself.
     """
     try:
         sop_class_uid = orthanc.RestApiGet(f"/instances/{orthanc_id}/metadata/SopClassUid").decode().strip()
-    except orthanc.OrthancException:
+    except Exception:  # noqa: BLE001 - gone already, Orthanc stopping...: never keep an instance off the queue
         sop_class_uid = ""
     return queue.ingest_orthanc_instance.s(orthanc_id, sop_class_uid or None)
 
