@@ -56,10 +56,10 @@ from database_fixtures import postgres_available, scratch_postgres_url  # noqa: 
 from dose_copies import TEMPLATES, make_reports  # noqa: E402
 from orthanc_harness import OrthancProcess  # noqa: E402
 from orthanc_rem import database, model  # noqa: E402
+from orthanc_rem.tasks import create_huey  # noqa: E402
 from scale_out import Site, make_node, missing_scale_out_prerequisites, node_config, shared_site  # noqa: E402
 
 MIB = 1024 * 1024
-
 
 
 def send(port: int, aet: str, files: list[Path], uids: dict[Path, str], associations: int) -> dict[str, float]:
@@ -183,6 +183,10 @@ class Measurement:
     peak_worker_single: int = 0
     end_to_end_per_s: float | None = None
     latencies: list[float] = field(default_factory=list)
+    #: (C-STORE response time, store-to-row latency) per object, in the order Orthanc answered.
+    arrivals: list[tuple[float, float]] = field(default_factory=list)
+    #: Objects stored by Orthanc but without their row yet when the last C-STORE was answered.
+    backlog_at_last_cstore: int = 0
     missing: int = 0
 
     def cpu_ms_per_object(self, role: str) -> float:
@@ -191,6 +195,15 @@ class Measurement:
     def latency_ms(self, fraction: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+
+    def median_latency_ms(self, first: bool) -> float:
+        """Median store-to-row latency of the first (or last) tenth of the objects Orthanc stored:
+        the first tenth meets no queue yet (enqueue, a worker's polling and its own work); what the
+        last tenth adds is the wait behind the objects the workers have not caught up with."""
+        ordered = [latency for _stored, latency in sorted(self.arrivals)]
+        tenth = max(1, len(ordered) // 10)
+        part = sorted(ordered[:tenth] if first else ordered[-tenth:])
+        return part[len(part) // 2] * 1000 if part else float("nan")
 
 
 def measure(
@@ -265,9 +278,26 @@ def measure_nodes(
                 row_time = rows[uid].replace(tzinfo=dt.UTC).timestamp()
                 last_row = max(last_row, row_time)
                 result.latencies.append(row_time - stored)
+                result.arrivals.append((stored, row_time - stored))
+        result.backlog_at_last_cstore = sum(1 for stored, latency in result.arrivals if stored + latency > cstore_end)
         result.missing = len(files) - len(result.latencies)
         result.end_to_end_per_s = len(result.latencies) / ((last_row or time.time()) - start)
     return result
+
+
+def wait_for_workers(queue_url: str, orthanc_pids: list[int], timeout: float = 120) -> None:
+    """Start the clock once the workers take tasks: each Orthanc has started its worker pool (on
+    ORTHANC_STARTED, after queueing the recovery task) and the workers have taken every task queued
+    at start. (A fixed 3 s wait measured, on a loaded machine, how long the workers took to start:
+    the first objects queued behind that.)"""
+    huey = create_huey(queue_url)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pools = all(psutil.Process(pid).children() for pid in orthanc_pids)
+        if pools and not huey.pending_count():
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)  # the recovery tasks themselves (an empty database: a few requests)
 
 
 def bare_orthanc(files: list[Path], uids: dict[Path, str], workdir: Path, associations: int) -> Measurement:
@@ -285,7 +315,7 @@ def orthanc_with_plugin(
     plugin_script = REPO / "plugin" / "orthanc_rem_plugin.py"
     with OrthancProcess(workdir, python_script=plugin_script, config={"OrthancRem": section}) as orthanc:
         assert orthanc._process is not None
-        time.sleep(3)  # let the workers start before the clock does
+        wait_for_workers(queue, [orthanc._process.pid])
         return measure(
             files,
             uids,
@@ -311,7 +341,7 @@ def orthanc_nodes(
             node = stack.enter_context(make_node(site, workdir, f"node-{n}", workers))
             assert node._process is not None
             started.append((node.dicom_port, node.aet, node._process.pid))
-        time.sleep(3)  # let the workers start before the clock does
+        wait_for_workers(site.queue, [pid for _port, _aet, pid in started])
         return measure_nodes(files, uids, started, args.associations, site.dose_database, args.timeout)
 
 
@@ -378,6 +408,11 @@ def report(label: str, ours: Measurement, bare: Measurement) -> None:
         print(
             f"store-to-row latency:      p50 {ours.latency_ms(0.5):.0f} ms, p95 {p95:.0f} ms, "
             f"max {ours.latency_ms(1.0):.0f} ms"
+        )
+        print(
+            f"where it goes:             median latency of the first tenth stored {ours.median_latency_ms(True):.0f} ms"
+            f" (no queue yet), of the last tenth {ours.median_latency_ms(False):.0f} ms; "
+            f"{ours.backlog_at_last_cstore} objects without their row at the last C-STORE"
         )
     print(
         f"added CPU per object:      {added:.1f} ms = plugin share in Orthanc {plugin_share:.1f} "

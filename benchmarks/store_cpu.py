@@ -16,66 +16,17 @@ CPU time is summed per side::
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 
-from dose_copies import REPO, TEMPLATES, make_reports
+from baseline import revision_module, scratch_database
+from dose_copies import TEMPLATES, make_reports
 from orthanc_rem import database, persistence
 from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dispatch import extract
 
-POSTGRES_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
 WARM_UP = len(TEMPLATES["ct"])
-
-
-def older_persistence(revision: str, folder: Path) -> ModuleType:
-    source = subprocess.run(
-        ["git", "-C", str(REPO), "show", f"{revision}:plugin/orthanc_rem/persistence.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = folder / "persistence_baseline.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("orthanc_rem.persistence_baseline", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-@contextmanager
-def scratch_database(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.sqlite'}"
-        return
-    import psycopg2
-
-    name = f"orthanc_rem_bench_{uuid.uuid4().hex[:12]}"
-
-    def admin(sql: str) -> None:
-        connection = psycopg2.connect(**POSTGRES_ADMIN)
-        connection.autocommit = True
-        try:
-            connection.cursor().execute(sql)
-        finally:
-            connection.close()
-
-    admin(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        database.dispose_all()
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
@@ -86,7 +37,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="orthanc-rem-store-cpu-") as tmp:
         folder = Path(tmp)
-        sides = {f"baseline {args.baseline}": older_persistence(args.baseline, folder), "this checkout": persistence}
+        older = revision_module(
+            args.baseline, "plugin/orthanc_rem/persistence.py", "orthanc_rem.persistence_baseline", folder
+        )
+        sides = {f"baseline {args.baseline}": older, "this checkout": persistence}
         reports = [extract(read_dicom_file(path))[1] for path in make_reports(WARM_UP + args.count, folder / "o")]
         with scratch_database(args.database, folder) as old_url, scratch_database(args.database, folder) as new_url:
             urls = dict(zip(sides, (old_url, new_url), strict=True))

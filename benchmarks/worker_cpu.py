@@ -8,7 +8,8 @@ in-process, as a huey consumer does (``huey.dequeue()`` then ``huey.execute(task
 sends, and reads the process CPU time (user + system) of that process only. The objects come over
 HTTP from a stand-in for Orthanc's REST API (``/instances/{id}/file`` and
 ``/instances/{id}/metadata/SopClassUid``) running in a process of its own, so the measured worker
-pays for its HTTP client, not for the server.
+pays for its HTTP client, not for the server. Tasks are queued as the plugin queues them (since
+the plugin reads each instance's SOP Class UID in process, with it; before, without).
 
 Phases (CPU ms per object):
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import statistics
@@ -40,16 +42,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from baseline import REPO, revision_tree, scratch_database
+
 PHASES = ("dequeue", "fetch", "read", "extract", "store", "log", "other")
-POSTGRES_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
 
 
 # --- the stand-in for Orthanc's REST API (a process of its own) -----------------------------------
@@ -120,8 +120,13 @@ def measure(args: argparse.Namespace) -> None:
         prepare()
     queue = tasks.build_queue(settings)
     warm_up, measured = args.warm_up.split(","), args.objects.split(",")
+    # Tasks as the plugin queues them: with the SOP Class UID it read from Orthanc in process,
+    # in the revisions whose task takes it (read here before the clock runs).
+    with_class = len(inspect.signature(queue.ingest_orthanc_instance.func).parameters) > 1
+    client = OrthancClient(args.orthanc)
     for orthanc_id in warm_up + measured:
-        queue.huey.enqueue(queue.ingest_orthanc_instance.s(orthanc_id))
+        extra = (client.sop_class_uid(orthanc_id),) if with_class else ()
+        queue.huey.enqueue(queue.ingest_orthanc_instance.s(orthanc_id, *extra))
 
     spent = dict.fromkeys(PHASES, 0.0)
     clock = time.process_time
@@ -183,30 +188,6 @@ def measure(args: argparse.Namespace) -> None:
 # --- the comparison -------------------------------------------------------------------------------
 
 
-@contextmanager
-def scratch_database(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.sqlite'}"
-        return
-    import psycopg2
-
-    name = f"orthanc_rem_bench_{uuid.uuid4().hex[:12]}"
-
-    def admin(sql: str) -> None:
-        connection = psycopg2.connect(**POSTGRES_ADMIN)
-        connection.autocommit = True
-        try:
-            connection.cursor().execute(sql)
-        finally:
-            connection.close()
-
-    admin(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def one_round(
     plugin_path: Path, orthanc_url: str, warm_up: list[str], measured: list[str], args: argparse.Namespace,
     folder: Path, profile: str | None,
@@ -243,12 +224,7 @@ def compare(args: argparse.Namespace) -> None:
         warm_up = [f"warm-{stem}" for stem in warm_up]
         sides = {"this checkout": REPO / "plugin"}
         if args.baseline:
-            baseline = folder / "baseline"
-            baseline.mkdir()
-            archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline, "plugin"], check=True,
-                                     stdout=subprocess.PIPE).stdout
-            subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive, check=True)
-            sides = {f"baseline {args.baseline}": baseline / "plugin", **sides}
+            sides = {f"baseline {args.baseline}": revision_tree(args.baseline, folder / "baseline"), **sides}
         server = subprocess.Popen([sys.executable, __file__, "serve", str(objects)], stdout=subprocess.PIPE, text=True)
         try:
             assert server.stdout is not None

@@ -4,7 +4,8 @@ Orthanc loads this file (``"PythonScript"`` in orthanc.json). It only translates
 into plain calls and back, following orthanc-notes §0:
 
 * NEW_INSTANCE change events enqueue the instance for extraction (buffered, and put on the queue
-  in batches by a background thread; never in the C-STORE path);
+  in batches by a background thread, which adds the instance's SOP Class UID; never in the
+  C-STORE path);
 * STABLE_STUDY enqueues the study for the legacy CT dose-screen reader (``orthanc_rem.toshiba_ct``);
 * ORTHANC_STARTED queues the catch-up and reconciliation (``orthanc_rem.recovery``) and starts
   the extraction worker processes, ORTHANC_STOPPED stops them;
@@ -19,6 +20,7 @@ import os
 import sys
 
 import orthanc
+from huey.api import Task
 
 from orthanc_rem import database, users, worker_access
 from orthanc_rem.config import load_settings
@@ -56,8 +58,24 @@ except Exception as exc:  # noqa: BLE001 - Orthanc must still start; the pages w
     orthanc.LogError(f"orthanc-rem: cannot prepare the dose database {database.describe(settings.database_url)}: {exc}")
 
 queue = build_queue(settings)
+
+
+def ingest_task(orthanc_id: str) -> Task:
+    """The extraction task of a new instance, with its SOP Class UID from Orthanc's metadata.
+
+    Called by the enqueue thread, not by the change callback (the SDK call holds the GIL). In
+    process this costs Orthanc less than the worker's HTTP request for it did; without it (the
+    instance is gone already, or the call failed) the worker asks Orthanc itself.
+    """
+    try:
+        sop_class_uid = orthanc.RestApiGet(f"/instances/{orthanc_id}/metadata/SopClassUid").decode().strip()
+    except Exception:  # noqa: BLE001 - gone already, Orthanc stopping...: never keep an instance off the queue
+        sop_class_uid = ""
+    return queue.ingest_orthanc_instance.s(orthanc_id, sop_class_uid or None)
+
+
 # NEW_INSTANCE events are enqueued in batches by a background thread (enqueue.py).
-new_instances = BatchedEnqueue(queue.huey, queue.ingest_orthanc_instance.s)
+new_instances = BatchedEnqueue(queue.huey, ingest_task)
 supervisor: WorkerSupervisor | None = None
 
 app = create_app(settings)

@@ -25,8 +25,16 @@ class FakeOrthanc(types.SimpleNamespace):
             rest_callbacks={},
             change_callbacks=[],
             logs=[],
+            OrthancException=type("OrthancException", (Exception,), {}),
+            # What RestApiGet answers (Orthanc's own REST API, in process); anything else: unknown resource.
+            rest_answers={},
         )
         self._configuration = configuration
+
+    def RestApiGet(self, uri: str) -> bytes:  # noqa: N802
+        if uri not in self.rest_answers:
+            raise self.OrthancException(17, "Unknown resource")
+        return self.rest_answers[uri]
 
     def GetConfiguration(self) -> str:  # noqa: N802 - the SDK's name
         return json.dumps(self._configuration)
@@ -103,7 +111,18 @@ def test_new_instance_is_enqueued_not_processed(plugin):
     module.new_instances.flush()  # the batch the background thread would enqueue a few ms later
     assert module.queue.huey.pending_count() == 1
     (task,) = module.queue.huey.pending()
-    assert task.args == ("0a1b2c3d-instance",)
+    assert task.args == ("0a1b2c3d-instance", None)  # no SOP Class UID known: the worker asks
+
+
+def test_the_task_carries_the_sop_class_uid_orthanc_holds(plugin):
+    """The worker need not ask Orthanc for it (X-Ray Radiation Dose SR Storage, PS3.4 B.5)."""
+    fake, module, _started = plugin
+    fake.rest_answers["/instances/0a1b2c3d-instance/metadata/SopClassUid"] = b"1.2.840.10008.5.1.4.1.1.88.67"
+    fake.change_callbacks[0](fake.ChangeType.NEW_INSTANCE, 3, "0a1b2c3d-instance")
+    module.new_instances.flush()
+    (task,) = module.queue.huey.pending()
+    assert task.args == ("0a1b2c3d-instance", "1.2.840.10008.5.1.4.1.1.88.67")
+    assert module.queue.queued_instance_ids() == {"0a1b2c3d-instance"}
 
 
 def test_instances_still_buffered_are_enqueued_when_orthanc_stops(plugin):
@@ -113,7 +132,7 @@ def test_instances_still_buffered_are_enqueued_when_orthanc_stops(plugin):
     for orthanc_id in ("first-instance", "second-instance"):
         fake.change_callbacks[0](fake.ChangeType.NEW_INSTANCE, 3, orthanc_id)
     fake.change_callbacks[0](fake.ChangeType.ORTHANC_STOPPED, 4, "")
-    assert [task.args for task in module.queue.huey.pending()] == [("first-instance",), ("second-instance",)]
+    assert [task.args[0] for task in module.queue.huey.pending()] == ["first-instance", "second-instance"]
 
 
 def test_a_stable_study_enqueues_only_the_dose_screen_reader(plugin):

@@ -88,7 +88,7 @@ def test_reconcile_requeues_a_lost_task_and_nothing_else(tmp_path, corpus, datab
         ids = {name: _post(orthanc, corpus(name)) for name in [*DOSE_FILES, UNMATCHED_FILE]}
         orthanc.wait_until(lambda: queue.huey.pending_count() == len(ids), timeout=30, message="not queued")
         lost = queue.huey.dequeue()  # taken by a worker that was then killed
-        (lost_id,) = lost.args
+        lost_id, _sop_class_uid = lost.args  # the plugin read the SOP Class UID too
         run_queued_tasks()
         processed, rejected = _outcomes(database_url)
         assert rejected[ids[UNMATCHED_FILE]] == "unmatched"  # recorded, so never taken for lost

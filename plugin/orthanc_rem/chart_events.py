@@ -71,6 +71,13 @@ def refresh(session: Session, study_ids: Iterable[int]) -> None:
     session.execute(copy, {"ids": ids})
 
 
+def insert_for_new_study(session: Session, study_id: int) -> None:
+    """Copy the CT events of a study created in this transaction (it has no rows here yet): the
+    new-study path's counterpart of ``refresh``, as ``study_totals.insert_for_new_study`` is."""
+    _remove, copy = _statements(session.get_bind().dialect.name)
+    session.execute(copy, {"ids": [study_id]})
+
+
 def copy_all(session: Session) -> None:
     """Copy every study's CT events again, in one statement: after a bulk load that bypassed
     ``refresh`` (the benchmarks' loader). Migration 0016b runs the same copy."""

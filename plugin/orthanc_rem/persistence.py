@@ -30,7 +30,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, object_session
 
-from orthanc_rem import bulk_rows, ct_rows, identifiable_data, model, projection_rows, store_statements, study_totals
+from orthanc_rem import (
+    bulk_rows,
+    chart_events,
+    ct_rows,
+    identifiable_data,
+    model,
+    projection_rows,
+    store_statements,
+    study_totals,
+)
 from orthanc_rem.extraction import projection_records, records
 from orthanc_rem.model.common import code_fields
 from orthanc_rem.outcome import Outcome
@@ -91,7 +100,8 @@ def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) 
     policy = identifiable_data.policy_cache.get(session)
     study_id = _new_study(session, report, equipment, policy)
     if study_id is not None:
-        result = _add_to_new_study(session, study_id, row, report, policy)
+        modality = effective_modality(report.modality, equipment.user_defined_modality)
+        result = _add_to_new_study(session, study_id, row, report, policy, modality)
     else:
         result = _add_to_stored_study(session, row, report, equipment, policy)
     _mark_processed(session, result.study_id, report, orthanc_id)  # type: ignore[arg-type]
@@ -104,16 +114,20 @@ def _add_to_new_study(
     row: Any,
     report: DoseReport,
     policy: identifiable_data.IdentifiableDataPolicy,
+    modality: str,
 ) -> IngestResult:
     """The first report of a study: nothing to compare it with, so it is imported, with Core
-    inserts only (the study's header went in with its INSERT; no ORM object is loaded)."""
+    inserts only (the study's header went in with its INSERT; no ORM object is loaded), and
+    the study's totals are this report's (the lists filter and sort on them)."""
     if row is None:  # an image: the study's image report starts with it
         row = projection_rows.radiation_dose_row(report)  # type: ignore[arg-type]
         projection_rows.recompute_image_accumulation(row)
     bulk_rows.insert_rows(session, [row], study_fk=study_id)
     patient = {"study_fk": study_id, **_patient_values(report, policy)}
     session.execute(store_statements.statement(session, "new_patient"), patient)
-    study_totals.refresh(session, [study_id])  # the lists filter and sort on these
+    study_totals.insert_for_new_study(session, study_id, study_totals.of_new_report(report, row, modality))
+    if isinstance(report, records.CtDoseReport):
+        chart_events.insert_for_new_study(session, study_id)  # the charts' copy of its CT events
     return IngestResult(Outcome.IMPORTED, study_id)
 
 

@@ -128,12 +128,20 @@ def study_document(study: model.Study) -> dict[str, Any]:
     return _with_children(document, study)
 
 
-def dose_report_dlp_mgycm(dose: model.CtRadiationDose) -> float | None:
-    """The report's accumulated DLP; when the report has none (some ESRs), the sum of its events'."""
-    if dose.dlp_total_mgycm is not None:
-        return dose.dlp_total_mgycm
-    known = [event.dlp_mgycm for event in dose.events if event.dlp_mgycm is not None]
+def report_dlp_mgycm(dlp_total_mgycm: float | None, event_dlps_mgycm: Iterable[float | None]) -> float | None:
+    """A CT report's accumulated DLP; when the report has none (some ESRs), the sum of its events'.
+
+    Given the values rather than the row, so that storing a new report computes its study's total
+    from the extracted record (``study_totals.of_new_report``) by the same rule as from rows.
+    """
+    if dlp_total_mgycm is not None:
+        return dlp_total_mgycm
+    known = [dlp for dlp in event_dlps_mgycm if dlp is not None]
     return sum(known) if known else None
+
+
+def dose_report_dlp_mgycm(dose: model.CtRadiationDose) -> float | None:
+    return report_dlp_mgycm(dose.dlp_total_mgycm, (event.dlp_mgycm for event in dose.events))
 
 
 def total_dlp_mgycm(study: model.Study) -> float | None:
@@ -188,25 +196,36 @@ def event_dose_rp_gy(event: model.ProjectionIrradiationEvent) -> float | None:
     return event.source.dose_rp_gy if event.source is not None else None
 
 
-def _study_total(
-    study: model.Study,
+def _reports_total(
+    doses: Iterable[model.ProjectionXRayRadiationDose],
+    modality: str,
     plane_total: Callable[[model.AccumulatedXRayDose, str], float | None],
     event_value: Callable[[model.ProjectionIrradiationEvent], float | None],
 ) -> float | None:
-    """Summed over the study's dose reports; a report without accumulated totals counts its events."""
+    """Summed over a study's dose reports; a report without accumulated totals counts its events."""
     totals = []
-    for dose in study.projection_xray_radiation_doses:
-        total = _sum_known(plane_total(a, study.modality) for a in dose.accumulations)
+    for dose in doses:
+        total = _sum_known(plane_total(a, modality) for a in dose.accumulations)
         totals.append(total if total is not None else _sum_known(map(event_value, dose.events)))
     return _sum_known(totals)
 
 
+def reports_dap_gym2(doses: Iterable[model.ProjectionXRayRadiationDose], modality: str) -> float | None:
+    """Total DAP of these projection reports in a study shown as ``modality`` (a new study's
+    only report is not yet in a loaded ``Study``: ``study_totals.of_new_report``)."""
+    return _reports_total(doses, modality, plane_dap_gym2, lambda event: event.dose_area_product_gym2)
+
+
+def reports_dose_rp_gy(doses: Iterable[model.ProjectionXRayRadiationDose], modality: str) -> float | None:
+    return _reports_total(doses, modality, plane_dose_rp_gy, event_dose_rp_gy)
+
+
 def total_dap_gym2(study: model.Study) -> float | None:
-    return _study_total(study, plane_dap_gym2, lambda event: event.dose_area_product_gym2)
+    return reports_dap_gym2(study.projection_xray_radiation_doses, study.modality)
 
 
 def total_dose_rp_gy(study: model.Study) -> float | None:
-    return _study_total(study, plane_dose_rp_gy, event_dose_rp_gy)
+    return reports_dose_rp_gy(study.projection_xray_radiation_doses, study.modality)
 
 
 def total_fluoro_time_s(study: model.Study) -> float | None:

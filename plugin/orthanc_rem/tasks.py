@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, replace
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey
 from huey.api import TaskWrapper
 from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
@@ -27,6 +27,7 @@ from orthanc_rem.orthanc_client import OrthancClient, OrthancHttpError, OrthancU
 from orthanc_rem.outcome import Outcome
 from orthanc_rem.qr import worker_tasks as qr_tasks
 from orthanc_rem.qr.worker_tasks import QrTasks
+from orthanc_rem.queue_huey import RedisQueue, SqliteQueue
 from orthanc_rem.skin_dose.worker import queue_maps_with_new_sizes, queue_skin_dose, register_skin_dose_task
 from orthanc_rem.toshiba_ct.worker import register_toshiba_ct_task
 
@@ -54,12 +55,12 @@ def create_huey(queue_url: str) -> Huey:
     if parsed.scheme == "sqlite":
         path = queue_url[len("sqlite:///") :] if queue_url.startswith("sqlite:///") else parsed.path
         # results=False: nobody reads task results, and storing them would grow the queue file.
-        return SqliteHuey(QUEUE_NAME, filename=path, results=False, timeout=60, storage_class=_SqliteQueueStorage)
+        return SqliteQueue(QUEUE_NAME, filename=path, results=False, timeout=60, storage_class=_SqliteQueueStorage)
     if parsed.scheme in ("redis", "rediss"):
         query = parse_qs(parsed.query)
         name = (query.pop("queue", None) or [QUEUE_NAME])[0]
         url = urlunparse(parsed._replace(query=urlencode(query, doseq=True)))
-        return RedisHuey(name, url=url, results=False)
+        return RedisQueue(name, url=url, results=False)
     raise ValueError(f"unsupported queue URL {queue_url!r}: use sqlite:///path or redis://host:port/db")
 
 
@@ -101,7 +102,7 @@ class ExtractionQueue:
         for task in [*self.huey.pending(), *self.huey.scheduled()]:
             if task.name != self.ingest_orthanc_instance.name:
                 continue
-            for argument in task.args:
+            for argument in task.args[:1]:  # the Orthanc ID (then, from the plugin, its SOP Class UID)
                 if isinstance(argument, str):
                     waiting.add(argument)
                 elif isinstance(argument, list | tuple):
@@ -135,15 +136,16 @@ def build_queue(settings: Settings) -> ExtractionQueue:
         return worker_state["client"]  # type: ignore[return-value]
 
     @huey.task(name="ingest_orthanc_instance")
-    def ingest_orthanc_instance(orthanc_id: str) -> str:
+    def ingest_orthanc_instance(orthanc_id: str, sop_class_uid: str | None = None) -> str:
         """Postponed (not failed) while Orthanc or the database cannot be used; bad objects are
-        quarantined by ``ingest_object``, never retried."""
+        quarantined by ``ingest_object``, never retried. ``sop_class_uid``: Orthanc's, when the
+        plugin read it at enqueue (the catch-up and reconciliation leave it to the worker)."""
         try:
             with instance_claim.claim(settings.database_url, orthanc_id) as not_now:
                 if not_now is not None:  # queued twice (a catch-up replayed it): extracted once
                     log.info("orthanc:%s skipped: %s", orthanc_id, not_now)
                     return Outcome.IGNORED
-                outcome = process_orthanc_instance(settings, client(), orthanc_id)
+                outcome = process_orthanc_instance(settings, client(), orthanc_id, sop_class_uid)
         except POSTPONING as exc:
             _report_unavailable(worker_state, orthanc_id, exc)
             # RetryTask does not count down huey's retries: the object waits as long as the outage.
@@ -227,13 +229,18 @@ def _report_unavailable(worker_state: dict[str, object], orthanc_id: str, exc: E
     )
 
 
-def process_orthanc_instance(settings: Settings, client: OrthancClient, orthanc_id: str) -> ObjectOutcome:
-    """Route, extract and store one instance Orthanc received; then apply the deletion policy."""
+def process_orthanc_instance(
+    settings: Settings, client: OrthancClient, orthanc_id: str, sop_class_uid: str | None = None
+) -> ObjectOutcome:
+    """Route, extract and store one instance Orthanc received; then apply the deletion policy.
+
+    ``sop_class_uid`` is Orthanc's metadata of the instance if the caller has it (else asked for)."""
     # retried: a lost database connection raises OperationalError, which postpones the object.
     sessions = database.session_factory(settings.database_url, retried=True)
     source = f"orthanc:{orthanc_id}"
     try:
-        sop_class_uid = client.sop_class_uid(orthanc_id)
+        if sop_class_uid is None:
+            sop_class_uid = client.sop_class_uid(orthanc_id)
         if sop_class_uid is not None and sop_class_uid != SECONDARY_CAPTURE_IMAGE:
             # Decided from Orthanc's metadata: objects no importer reads are not even downloaded.
             # (A secondary capture needs its header: Philips dose info or Hologic projection?)

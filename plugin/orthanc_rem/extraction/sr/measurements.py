@@ -17,6 +17,7 @@ from orthanc_rem.extraction.records import Code
 from orthanc_rem.extraction.sr.codes import code_from
 from orthanc_rem.extraction.sr.content_items import (
     ContentItem,
+    ItemLabel,
     children,
     expect_value_type,
     first_child,
@@ -51,7 +52,7 @@ def _in_unit(item: ContentItem, value: float, found_unit: str | None, unit: str)
         converted = convert(value, found_unit, unit)
     except UnitError as exc:
         raise UnitError(f"{label(item)}: {exc}") from exc
-    return checked_measurement(converted, unit, label(item))
+    return checked_measurement(converted, unit, ItemLabel(item))
 
 
 def num(item: ContentItem, unit: str) -> float | None:
@@ -62,7 +63,7 @@ def num(item: ContentItem, unit: str) -> float | None:
     if not measured:
         return None
     raw = _raw_values(item, measured[0])
-    value = measured_number(raw[0], label(item)) if raw else None
+    value = measured_number(raw[0], ItemLabel(item)) if raw else None
     if value is None:
         return None
     return _in_unit(item, value, _unit_code(measured[0]), unit)
@@ -74,7 +75,7 @@ def count(item: ContentItem) -> int | None:
     expect_value_type(item, "NUM")
     measured = item.get("MeasuredValueSequence")
     raw = _raw_values(item, measured[0]) if measured else []
-    value = measured_number(raw[0], label(item)) if raw else None
+    value = measured_number(raw[0], ItemLabel(item)) if raw else None
     if value is None:
         return None
     if value != int(value) or value < 0:
@@ -91,7 +92,8 @@ def measured_values(item: ContentItem) -> tuple[tuple[float, ...], str | None]:
     measured = item.get("MeasuredValueSequence")
     if not measured:
         return (), None
-    numbers = (measured_number(value, label(item)) for value in _raw_values(item, measured[0]))
+    where = ItemLabel(item)
+    numbers = (measured_number(value, where) for value in _raw_values(item, measured[0]))
     return tuple(number for number in numbers if number is not None), _unit_code(measured[0])
 
 

@@ -105,12 +105,13 @@ def dimension_of(unit: str) -> str:
     return _UNITS[UNIT_ALIASES.get(unit, unit)][0]
 
 
-def measured_number(value: object, where: str) -> float | None:
+def measured_number(value: object, where: object) -> float | None:
     """One numeric value (DS text, IS, FD ...) as a finite float; None when empty.
 
     The single place where a number from a report becomes a float: SR NUMs (``num``, the projection
     NUM readers) and image header attributes (``image_headers.header_numbers``) all come through here,
-    so that "1/2", "NaN" or "Infinity" are refused the same way everywhere."""
+    so that "1/2", "NaN" or "Infinity" are refused the same way everywhere. ``where`` names the
+    value in the message (its ``str``: a keyword, or an SR item's ``ItemLabel``)."""
     if value is None or (isinstance(value, str | bytes) and not value.strip()):
         return None
     try:
@@ -122,7 +123,7 @@ def measured_number(value: object, where: str) -> float | None:
     return number
 
 
-def checked_measurement(number: float, unit: str, where: str) -> float:
+def checked_measurement(number: float, unit: str, where: object) -> float:
     """``number`` (already in ``unit``) refused when its dimension cannot be negative."""
     if number < 0 and dimension_of(unit) in NON_NEGATIVE_DIMENSIONS:
         raise InvalidValue(f"{where}: {number:g} {unit} is negative, which a {dimension_of(unit)} cannot be")
