@@ -29,6 +29,7 @@ from orthanc_rem_web import (
     db,
     detail_display,
     export_pages,
+    list_sorting,
     pages,
     permissions,
     projection_display,
@@ -67,6 +68,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
         app.add_template_filter(converter)
     projection_display.register(app)
     detail_display.register(app)
+    list_sorting.register(app)
     app.add_template_global(orthanc_explorer_url)
     app.add_template_global(page_links)
     app.add_template_global(permissions.may, "may")
