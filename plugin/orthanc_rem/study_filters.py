@@ -457,7 +457,7 @@ def page_of_studies(
     order = sort_keys(f)
     if after is not None or before is not None:
         forward = after is not None
-        cursor = order.parse(after if forward else before or "", "after" if forward else "before")
+        cursor = order.parse(after, "after") if after is not None else order.parse(before or "", "before")
         found = keyset_page(session, order, cursor, per_page, forward=forward, loaders=summary_loaders())
         studies = found.studies
         has_next, has_previous = (found.more, True) if forward else (True, found.more)

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 
-from orthanc_rem import users
+from orthanc_rem import login_sessions, users
 from orthanc_rem.model import DoseBrowserUser
 from orthanc_rem_web import permissions
 from orthanc_rem_web.auth import account_sessions, current_user
@@ -23,9 +23,7 @@ def _page(error: str | None = None, status: int = 200) -> Any:
     with account_sessions()() as accounts:
         rows = users.list_users(accounts)
     return (
-        render_template(
-            "users.html", users=rows, groups=users.GROUPS, error=error, messages=get_flashed_messages()
-        ),
+        render_template("users.html", users=rows, groups=users.GROUPS, error=error, messages=get_flashed_messages()),
         status,
     )
 
@@ -69,7 +67,15 @@ def _is_me(row: DoseBrowserUser) -> bool:
 def edit_user(user_id: int) -> Any:
     with account_sessions()() as accounts:
         row = _row(accounts, user_id)
-        return render_template("user_edit.html", user=row, groups=users.GROUPS, error=None, me=_is_me(row))
+        return render_template(
+            "user_edit.html",
+            user=row,
+            groups=users.GROUPS,
+            error=None,
+            me=_is_me(row),
+            open_sessions=login_sessions.open_sessions(accounts, row, users.now()),
+            messages=get_flashed_messages(),
+        )
 
 
 @blueprint.post("/users/<int:user_id>")
@@ -89,7 +95,9 @@ def change_user(user_id: int) -> Any:
             users.change_user(accounts, row.name, groups=groups, password=password, active=active)
         except users.UserError as exc:
             accounts.rollback()
-            page = render_template("user_edit.html", user=row, groups=users.GROUPS, error=str(exc), me=_is_me(row))
+            page = render_template(
+                "user_edit.html", user=row, groups=users.GROUPS, error=str(exc), me=_is_me(row), open_sessions=None
+            )
             return page, 400
         accounts.commit()
         flash(f"Changed user {row.name}.")
@@ -107,3 +115,16 @@ def remove_user(user_id: int) -> Any:
         accounts.commit()
         flash(f"Removed user {row.name}.")
     return redirect(url_for("users_admin.user_list"))
+
+
+@blueprint.post("/users/<int:user_id>/end-sessions")
+@permissions.require(permissions.ADMIN)
+def end_sessions(user_id: int) -> Any:
+    """Log the user out everywhere (a stolen cookie, a shared computer); an admin ending their own
+    sessions is logged out here too, and logs in again."""
+    with account_sessions()() as accounts:
+        row = _row(accounts, user_id)
+        ended = users.end_sessions(accounts, row.name)
+        accounts.commit()
+        flash(f"Ended {ended} session(s) of {row.name}.")
+    return redirect(url_for("users_admin.edit_user", user_id=user_id))
