@@ -43,7 +43,7 @@ from orthanc_rem.request_parameters import (
     yes_or_no,
 )
 from orthanc_rem.skin_dose import listing as skin_dose_listing
-from orthanc_rem.study_keyset import Cursor, SortKeys, cursor_of, keyset_page
+from orthanc_rem.study_keyset import Cursor, SortKeys, keyset_page, rows_with_cursors
 
 __all__ = ["BadParameter", "StudyFilter", "parse_study_filter", "select_studies", "whole_number"]
 
@@ -459,13 +459,14 @@ def page_of_studies(
         forward = after is not None
         cursor = order.parse(after, "after") if after is not None else order.parse(before or "", "before")
         found = keyset_page(session, order, cursor, per_page, forward=forward, loaders=summary_loaders())
-        studies = found.studies
+        rows = found.rows
         has_next, has_previous = (found.more, True) if forward else (True, found.more)
     else:
         query = select_studies(f).offset((max(page, 1) - 1) * per_page).limit(per_page + 1)
-        studies = list(session.scalars(query.options(*summary_loaders())))
-        has_next, has_previous = len(studies) > per_page, page > 1
-        studies = studies[:per_page]
-    next_cursor = cursor_of(session, order, studies[-1].id) if has_next and studies else None
-    previous_cursor = cursor_of(session, order, studies[0].id) if has_previous and studies else None
+        rows = rows_with_cursors(session, query, order, summary_loaders())
+        has_next, has_previous = len(rows) > per_page, page > 1
+        rows = rows[:per_page]
+    next_cursor = rows[-1][1] if has_next and rows else None
+    previous_cursor = rows[0][1] if has_previous and rows else None
+    studies = [study for study, _ in rows]
     return StudyPage(studies, count_studies(session, f), has_next, next_cursor, previous_cursor)

@@ -105,15 +105,19 @@ def _typed(key: Any, value: Any) -> Any:
     return value
 
 
-def cursor_of(session: Session, order: SortKeys, study_id: int) -> Cursor:
-    """The cursor of one listed study (its key values read back from the database)."""
-    row = session.execute(order.query.with_only_columns(*order.keys).where(model.Study.id == study_id)).one()
-    return Cursor(tuple(row), study_id)
+def rows_with_cursors(
+    session: Session, query: Select[Any], order: SortKeys, loaders: Sequence[Any] = ()
+) -> list[tuple[model.Study, Cursor]]:
+    """The studies ``query`` selects, each with its cursor: the sort keys are read in the same
+    statement (no second query per page for the "next" and "previous" links)."""
+    rows = session.execute(query.add_columns(*order.keys).options(*loaders)).unique().all()
+    return [(row[0], Cursor(tuple(row[1:]), row[0].id)) for row in rows]
 
 
 @dataclass(frozen=True)
 class KeysetPage:
-    studies: list[model.Study]
+    #: The page's studies in the list's order, each with its cursor.
+    rows: list[tuple[model.Study, Cursor]]
     #: Whether more rows follow in the direction read (after the page going forward, before it going back).
     more: bool
 
@@ -162,16 +166,15 @@ def keyset_page(
         # An index range on the first key (``<=`` or ``>=``), then the exact condition.
         bound = first <= first_value if forward == order.descending else first >= first_value
         segments = [and_(with_value, bound, rest)] + ([without_value] if forward else [])
-    studies: list[model.Study] = []
+    rows: list[tuple[model.Study, Cursor]] = []
     for segment in segments:
-        wanted = per_page + 1 - len(studies)
+        wanted = per_page + 1 - len(rows)
         query = order.query.where(segment).order_by(*_ordered(order, forward)).limit(wanted)
-        query = query.options(*loaders)
-        studies += session.scalars(query).unique()
-        if len(studies) > per_page:
+        rows += rows_with_cursors(session, query, order, loaders)
+        if len(rows) > per_page:
             break
-    more = len(studies) > per_page
-    studies = studies[:per_page]
+    more = len(rows) > per_page
+    rows = rows[:per_page]
     if not forward:
-        studies.reverse()
-    return KeysetPage(studies, more)
+        rows.reverse()
+    return KeysetPage(rows, more)
