@@ -193,10 +193,14 @@ def test_a_cursor_that_is_not_ours_is_a_400(client, store):  # type: ignore[no-u
     assert good["next"] is None
     store(ct_report(2))
     cursor = client.get("/api/studies?modality=CT&per_page=1", base_url=BASE_URL).get_json()["next"]
-    for bad in ("x", "bm90IGpzb24", "WzEsMl0", cursor + "A" * 5000, "WyIyMDI0LTEzLTAxIiwiMTA6MDA6MDAiLDFd"):
+    month_13 = "WyItc3R1ZHlfZGF0ZSIsIjIwMjQtMTMtMDEiLCIxMDowMDowMCIsMV0"  # ["-study_date","2024-13-01",...]
+    for bad in ("x", "bm90IGpzb24", "WzEsMl0", cursor + "A" * 5000, month_13):
         answer = client.get(f"/api/studies?modality=CT&after={bad}", base_url=BASE_URL)
         assert answer.status_code == 400 and "after is not a position" in answer.get_json()["error"], bad
     assert client.get(f"/ct/?order_by=-total_dlp&after={cursor}", base_url=BASE_URL).status_code == 400
+    by_description = client.get("/api/studies?modality=CT&per_page=1&order_by=study_description", base_url=BASE_URL)
+    other_order = by_description.get_json()["next"]  # same key count and type as "procedure": still refused
+    assert client.get(f"/ct/?order_by=procedure&after={other_order}", base_url=BASE_URL).status_code == 400
     assert client.get(f"/ct/?after={cursor}&before={cursor}", base_url=BASE_URL).status_code == 400
 
 

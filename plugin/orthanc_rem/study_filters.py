@@ -391,7 +391,7 @@ def sort_keys(f: StudyFilter) -> SortKeys:
     and the filtered ``select`` without its ``ORDER BY``."""
     ordering = _ORDERINGS[f.order_by.removeprefix("-")]
     query = ordering.join(select(model.Study)).where(*_conditions(f))
-    return SortKeys(ordering.keys(), ordering.tie_break(), f.order_by.startswith("-"), query)
+    return SortKeys(f.order_by, ordering.keys(), ordering.tie_break(), f.order_by.startswith("-"), query)
 
 
 def select_studies(f: StudyFilter) -> Select[Any]:

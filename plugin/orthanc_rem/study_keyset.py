@@ -14,7 +14,8 @@ it, then the rows without it. Within a segment the first key gives an index rang
 first key's value.
 
 A cursor is opaque text in a URL (``after=`` / ``before=``; the API's ``next``): base64 of a JSON
-list of the key values and the study id, checked against the list's order when read back.
+list of the order's name, the key values and the study id, checked against the list's order when
+read back.
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ MAX_CURSOR_LENGTH = 4096
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a keyset page starts: the sort key values of a row and its study id."""
+    """Where a keyset page starts: the list's order, the sort key values of a row and its study id."""
 
+    order_by: str
     values: tuple[Any, ...]
     study_id: int
 
     def text(self) -> str:
-        plain = [_json_value(value) for value in self.values] + [self.study_id]
+        plain = [self.order_by, *(_json_value(value) for value in self.values), self.study_id]
         encoded = json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(encoded).decode().rstrip("=")
 
@@ -61,6 +63,7 @@ class SortKeys:
     """The order of a list as keyset pages see it: its key expressions, the tie-breaking study id,
     the direction, and the ``select`` (joins and filters) the keys are read from."""
 
+    order_by: str  # the ``order_by`` parameter, kept in cursors: a cursor of another order is refused
     keys: tuple[Any, ...]
     tie_break: Any
     descending: bool
@@ -75,16 +78,16 @@ class SortKeys:
             plain = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         except (binascii.Error, ValueError):
             raise BadParameter(problem) from None
-        if not isinstance(plain, list) or len(plain) != len(self.keys) + 1:
+        if not isinstance(plain, list) or len(plain) != len(self.keys) + 2 or plain[0] != self.order_by:
             raise BadParameter(problem)
-        *values, study_id = plain
+        _, *values, study_id = plain
         if not isinstance(study_id, int) or isinstance(study_id, bool) or not 0 < study_id < 2**63:
             raise BadParameter(problem)
         try:
             typed = tuple(_typed(key, value) for key, value in zip(self.keys, values, strict=True))
         except (TypeError, ValueError):
             raise BadParameter(problem) from None
-        return Cursor(typed, study_id)
+        return Cursor(self.order_by, typed, study_id)
 
 
 def _typed(key: Any, value: Any) -> Any:
@@ -111,7 +114,7 @@ def rows_with_cursors(
     """The studies ``query`` selects, each with its cursor: the sort keys are read in the same
     statement (no second query per page for the "next" and "previous" links)."""
     rows = session.execute(query.add_columns(*order.keys).options(*loaders)).unique().all()
-    return [(row[0], Cursor(tuple(row[1:]), row[0].id)) for row in rows]
+    return [(row[0], Cursor(order.order_by, tuple(row[1:]), row[0].id)) for row in rows]
 
 
 @dataclass(frozen=True)
