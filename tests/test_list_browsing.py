@@ -251,3 +251,12 @@ def test_home_tables_sort_in_chromium_by_a_click_on_a_header(served: str, store)
         assert ordered_by("Latest study") == [b_room, a_room, c_room]  # 3 Jan, 4 Jan, 6 Jan
         assert table.locator("th[aria-sort=ascending]").inner_text().startswith("Latest study")
         assert ordered_by("System name") == sorted(shown, key=str.casefold)
+
+
+def test_display_name_tables_sort_by_click_except_the_selection_and_review_columns(client, store):  # type: ignore[no-untyped-def]
+    store(ct_report(1))
+    text = page_text(client, "/admin/display-names")
+    assert 'document.querySelectorAll("table.systems")' in text
+    assert '<th class="nosort"><span class="visually-hidden">Select</span></th>' in text
+    assert '<th class="nosort">Review</th>' in text
+    assert '<th class="num">Studies</th>' in text  # sorted as numbers
