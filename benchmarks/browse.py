@@ -8,7 +8,9 @@ through the Flask application as Orthanc's bridge calls it, each page below ``--
 after a warm-up and prints p50 and p95 in milliseconds:
 
 home page, CT list page 1, a deep page (page 2000), one quarter's dates, a study description
-filter, the list sorted by total DLP, ``api/studies?modality=CT&per_page=100``, and a detail page.
+filter, the list sorted by total DLP, ``api/studies?modality=CT&per_page=100``, a detail page, and
+page 2000 of the list and of the API both by page number (OFFSET) and by keyset (the "next" link,
+the API's ``next`` cursor), in the same run.
 
 Target (issue 7): every one under 150 ms p95 on PostgreSQL at 1M studies. Figures depend on the
 machine and on what else runs on it; compare runs made on the same machine.
@@ -33,6 +35,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "web"))
@@ -41,6 +45,7 @@ sys.path.insert(0, str(REPO / "plugin"))
 from database_fixtures import postgres_available, scratch_postgres_url  # noqa: E402
 from orthanc_rem import database  # noqa: E402
 from orthanc_rem.config import Settings  # noqa: E402
+from orthanc_rem.model import DoseBrowserUser  # noqa: E402
 from web_clients import dose_browser_client  # noqa: E402
 
 SYSTEMS = 20
@@ -175,15 +180,39 @@ PAGES = {
     "sorted by DLP": "/ct/?order_by=-total_dlp",
     "api/studies?modality=CT&per_page=100": "/api/studies?modality=CT&per_page=100",
     "detail page": "/ct/{middle}",
+    # The same deep page reached by keyset (study_keyset): the "next" link of page 1999 and the
+    # API's cursor; the offset rows above are the reference of the same run.
+    "CT list, page 2000 by next link": "/ct/?page=2000&after={page_1999_next}",
+    "api/studies, page 2000 by page number": "/api/studies?modality=CT&per_page=100&page=2000",
+    "api/studies, page 2000 by cursor": "/api/studies?modality=CT&per_page=100&after={api_page_1999_next}",
 }
+
+
+def cursors(client: Any) -> dict[str, str]:
+    """The cursors the keyset rows start from, read (untimed) as a user's previous page gives them."""
+
+    def next_of(path: str) -> str:
+        answer = client.get(path, base_url="http://localhost/rem/")
+        if answer.status_code != 200 or not answer.get_json()["next"]:
+            raise SystemExit(f"{path}: no next cursor (HTTP {answer.status_code})")
+        return str(answer.get_json()["next"])
+
+    return {
+        "page_1999_next": next_of("/api/studies?modality=CT&per_page=25&page=1999"),
+        "api_page_1999_next": next_of("/api/studies?modality=CT&per_page=100&page=1999"),
+    }
 
 
 def measure(url: str, count: int, repeat: int, workdir: Path) -> dict[str, tuple[float, float, float]]:
     settings = Settings(data_dir=workdir, database_url=url, queue_url="memory://", page_size=25)
+    with database.session_factory(url)() as session:  # --no-load again: the last run's user is still there
+        session.execute(delete(DoseBrowserUser).where(DoseBrowserUser.name.like("user-%")))
+        session.commit()
     client = dose_browser_client(settings, database.session_factory(url, writer=False))
     figures = {}
+    positions = cursors(client)
     for label, path in PAGES.items():
-        path = path.format(middle=count // 2)
+        path = path.format(middle=count // 2, **positions)
         times, cpu = [], []
         for attempt in range(repeat + 2):
             started, started_cpu = time.perf_counter(), time.process_time()

@@ -28,7 +28,7 @@ from orthanc_rem.enqueue import BatchedEnqueue
 from orthanc_rem.supervisor import WorkerSupervisor
 from orthanc_rem.tasks import build_queue
 from orthanc_rem_web import admin_pages
-from orthanc_rem_web.app import create_app
+from orthanc_rem_web.app import EXPLORER_LOGIN_CONFIG, create_app
 from orthanc_rem_web.wsgi_bridge import make_rest_callback, route_pattern
 
 
@@ -106,9 +106,10 @@ if http_access.orthanc_accounts is not None:
         if http_access.orthanc_account(headers) in (None, worker_user):  # type: ignore[arg-type]
             output.SendUnauthorized("Orthanc Secure Area")
         else:
-            output.Redirect("app/explorer.html")
+            output.Redirect(worker_access.explorer_target(request.get("get") or {}))  # type: ignore[arg-type]
 
     orthanc.RegisterRestCallback(worker_access.EXPLORER_LOGIN, explorer_login)
+    app.config[EXPLORER_LOGIN_CONFIG] = True  # the dose pages' Explorer links go through it
 
 
 def _start_workers() -> None:

@@ -234,7 +234,7 @@ def test_repeated_failed_logins_lock_the_name_for_a_while(settings, sessions) ->
     add_user(sessions, "physicist", ["view"])
     app = browser_app(settings, sessions)
     client = anonymous_client(settings, sessions, app=app)
-    for _ in range(FailedLogins().limit):
+    for _ in range(FailedLogins(sessions).limit):
         assert login_form(client, "physicist", "guess").status_code == 401
     assert login_form(client, "physicist", PASSWORD).status_code == 429  # even the right password
     assert client.get("/api/studies", headers=basic("physicist", PASSWORD)).status_code == 429
@@ -242,15 +242,15 @@ def test_repeated_failed_logins_lock_the_name_for_a_while(settings, sessions) ->
     assert login_form(client, "other", PASSWORD).status_code == 302  # other names are not affected
 
 
-def test_failures_leave_the_window() -> None:
-    now = [0.0]
-    throttle = FailedLogins(limit=3, window_s=60, clock=lambda: now[0])
+def test_failures_leave_the_window(sessions) -> None:
+    now = [1_000.0]
+    throttle = FailedLogins(sessions, limit=3, window_s=60, clock=lambda: now[0])
     for _ in range(3):
         throttle.failed("Physicist")
     assert throttle.seconds_refused("physicist ") == 60
-    now[0] = 59.0
+    now[0] = 1_059.0
     assert throttle.seconds_refused("physicist") == pytest.approx(1.0)
-    now[0] = 60.0
+    now[0] = 1_060.0
     assert throttle.seconds_refused("physicist") == 0
     throttle.failed("physicist")
     throttle.succeeded("physicist")

@@ -11,10 +11,13 @@ POST to ``/tools/find`` without Orthanc's account must be refused.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
+import re
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -189,3 +192,32 @@ def test_log_in_with_chromium_and_see_the_ct_list(shipped, corpus) -> None:
         page.get_by_role("button", name="Log out").click()
         page.wait_for_load_state()
         assert "/rem/login" in page.url
+
+
+def test_explorer_links_go_through_the_explorer_login_to_the_instance(shipped, corpus) -> None:
+    """A pid/admin user's "open in Orthanc Explorer" asks for Orthanc's account only if the browser
+    holds none, then lands on the instance (the id is Orthanc's, from its answer to the upload)."""
+    orthanc, _ = shipped
+    instance, _ = store(orthanc, corpus)
+    sessions = database.session_factory(orthanc.config["OrthancRem"]["Database"])
+
+    def extracted() -> int | None:
+        with sessions() as session:
+            return session.scalar(select(model.Study.id))
+
+    study_id = orthanc.wait_until(extracted, timeout=90, message="the CT report was not extracted")
+    headers = orthanc.dose_browser_headers()
+    page = call(orthanc, "GET", f"/rem/ct/{study_id}", cookie=headers["Cookie"])[1].decode()
+    (href,) = {h for h in re.findall(r'href="([^"]*explorer[^"]*)"', page)}
+    target = urllib.parse.urljoin(f"/rem/ct/{study_id}", html.unescape(href))
+    assert target == f"/orthanc-explorer-login?instance={instance}"
+    assert call(orthanc, "GET", target)[0] == 401  # no Orthanc account yet: the browser asks for one
+    status, _, answer = call(orthanc, "GET", target, account=("admin", orthanc.dose_browser_password))
+    assert status in (301, 302, 303, 307)
+    assert answer["Location"].endswith(f"app/explorer.html#instance?uuid={instance}")
+    for hostile in ("https://evil.example/", "x#<script>", "../../tools/reset"):
+        status, _, answer = call(
+            orthanc, "GET", f"/orthanc-explorer-login?instance={urllib.parse.quote(hostile)}",
+            account=("admin", orthanc.dose_browser_password),
+        )  # fmt: skip
+        assert answer["Location"].endswith("app/explorer.html"), hostile

@@ -448,7 +448,7 @@ def test_non_ascii_institution(client, store):  # type: ignore[no-untyped-def]
 def test_study_summary_shape(client, store):  # type: ignore[no-untyped-def]
     store(ct_report(3, procedure_code=CT_HEAD, dlp_total=800.0))
     listing = api(client, "/api/studies?modality=CT&page=1&per_page=25")
-    assert set(listing) == {"total", "total_exact", "page", "per_page", "has_next", "studies"}
+    assert set(listing) == {"total", "total_exact", "page", "per_page", "has_next", "next", "previous", "studies"}
     (row,) = listing["studies"]
     assert row == {
         "id": row["id"],

@@ -1,4 +1,5 @@
-"""``orthanc-rem user``: the dose browser's users from the command line (add, list, change, remove).
+"""``orthanc-rem user``: the dose browser's users from the command line (add, list, change, remove,
+logout).
 
 Sites script their accounts (issue 7); a password never goes on the command line, where ``ps``
 and the shell history would show it: ``--password-stdin`` reads one line, otherwise the command
@@ -41,6 +42,8 @@ def register(command: Callable[..., Any], global_options: Callable[..., None]) -
     state.add_argument("--inactive", dest="active", action="store_false", help="refuse logging in, keep the user")
     remove = action("remove", "remove a user")
     remove.add_argument("name")
+    logout = action("logout", "end every login session of a user now (a stolen cookie, a lost laptop)")
+    logout.add_argument("name")
 
 
 def read_password(from_stdin: bool) -> str:
@@ -69,6 +72,9 @@ def command_user(args: argparse.Namespace, service: Any) -> int:
                 groups = None if args.groups is None else users.parse_groups(args.groups)
                 users.change_user(session, args.name, groups=groups, password=password, active=args.active)
                 done = f"changed user {args.name.strip()}"
+            elif args.user_action == "logout":
+                ended = users.end_sessions(session, args.name)
+                done = f"ended {ended} session(s) of user {args.name.strip()}"
             else:
                 users.remove_user(session, args.name)
                 done = f"removed user {args.name.strip()}"

@@ -43,6 +43,7 @@ from orthanc_rem.request_parameters import (
     yes_or_no,
 )
 from orthanc_rem.skin_dose import listing as skin_dose_listing
+from orthanc_rem.study_keyset import Cursor, SortKeys, keyset_page, rows_with_cursors
 
 __all__ = ["BadParameter", "StudyFilter", "parse_study_filter", "select_studies", "whole_number"]
 
@@ -385,14 +386,20 @@ def _total_conditions(f: StudyFilter) -> list[ColumnElement[bool]]:
     return [model.Study.id.in_(select(totals.study_fk).where(*matches))] if matches else []
 
 
-def select_studies(f: StudyFilter) -> Select[Any]:
-    """Every study the filter selects, in its order; the study id breaks ties in the same direction."""
-    descending = f.order_by.startswith("-")
+def sort_keys(f: StudyFilter) -> SortKeys:
+    """The filter's order for keyset pages (``orthanc_rem.study_keyset``): keys, tie-break, direction,
+    and the filtered ``select`` without its ``ORDER BY``."""
     ordering = _ORDERINGS[f.order_by.removeprefix("-")]
     query = ordering.join(select(model.Study)).where(*_conditions(f))
-    keys = [key.desc().nulls_last() if descending else key.asc().nulls_last() for key in ordering.keys()]
-    tie_break = ordering.tie_break()
-    return query.order_by(*keys, tie_break.desc() if descending else tie_break.asc())
+    return SortKeys(f.order_by, ordering.keys(), ordering.tie_break(), f.order_by.startswith("-"), query)
+
+
+def select_studies(f: StudyFilter) -> Select[Any]:
+    """Every study the filter selects, in its order; the study id breaks ties in the same direction."""
+    order = sort_keys(f)
+    direction = "desc" if order.descending else "asc"
+    keys = [getattr(key, direction)().nulls_last() for key in order.keys]
+    return order.query.order_by(*keys, getattr(order.tie_break, direction)())
 
 
 @dataclass(frozen=True)
@@ -425,12 +432,41 @@ class StudyPage:
     studies: list[model.Study]
     count: StudyCount
     has_next: bool
+    #: Keyset positions of the page's last and first rows, for "next" and "previous" links that
+    #: need no OFFSET (None when there is no such page).
+    next_cursor: Cursor | None = None
+    previous_cursor: Cursor | None = None
 
 
-def page_of_studies(session: Session, f: StudyFilter, page: int, per_page: int) -> StudyPage:
-    """One page of studies with what the list rows show (``study_document.summary_loaders``)."""
+def page_of_studies(
+    session: Session,
+    f: StudyFilter,
+    page: int,
+    per_page: int,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+) -> StudyPage:
+    """One page of studies with what the list rows show (``study_document.summary_loaders``).
+
+    ``after`` / ``before`` (cursor text of a previous page's links) read the page beyond that row
+    (keyset, ``orthanc_rem.study_keyset``); without them ``page`` is read with OFFSET.
+    """
     from orthanc_rem.study_document import summary_loaders
 
-    query = select_studies(f).offset((max(page, 1) - 1) * per_page).limit(per_page + 1)
-    studies = list(session.scalars(query.options(*summary_loaders())))
-    return StudyPage(studies[:per_page], count_studies(session, f), len(studies) > per_page)
+    order = sort_keys(f)
+    if after is not None or before is not None:
+        forward = after is not None
+        cursor = order.parse(after, "after") if after is not None else order.parse(before or "", "before")
+        found = keyset_page(session, order, cursor, per_page, forward=forward, loaders=summary_loaders())
+        rows = found.rows
+        has_next, has_previous = (found.more, True) if forward else (True, found.more)
+    else:
+        query = select_studies(f).offset((max(page, 1) - 1) * per_page).limit(per_page + 1)
+        rows = rows_with_cursors(session, query, order, summary_loaders())
+        has_next, has_previous = len(rows) > per_page, page > 1
+        rows = rows[:per_page]
+    next_cursor = rows[-1][1] if has_next and rows else None
+    previous_cursor = rows[0][1] if has_previous and rows else None
+    studies = [study for study, _ in rows]
+    return StudyPage(studies, count_studies(session, f), has_next, next_cursor, previous_cursor)

@@ -12,14 +12,13 @@ configuration). ``admin`` does not imply the others, as in OpenREM.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from orthanc_rem import login_sessions
 from orthanc_rem.model import DoseBrowserUser
 
 VIEW = "view"
@@ -122,21 +121,35 @@ def change_user(
     password: str | None = None,
     active: bool | None = None,
 ) -> DoseBrowserUser:
-    """Change what is given, keep the rest; the caller commits."""
+    """Change what is given, keep the rest; the caller commits.
+
+    A new password or deactivation ends every session of the user at once (a password is changed
+    because it may be known to someone else; the caller opens a new session for a user who changed
+    their own)."""
     user = get_user(session, name)
     if groups is not None:
         user.groups = _group_text(parse_groups(groups))
     if password is not None:
         user.password_hash = hash_password(password)
+        login_sessions.end_user_sessions(session, user)
     if active is not None:
         user.active = active
+        if not active:
+            login_sessions.end_user_sessions(session, user)
     session.flush()
     return user
 
 
 def remove_user(session: Session, name: str) -> None:
-    session.delete(get_user(session, name))
+    user = get_user(session, name)
+    login_sessions.end_user_sessions(session, user)
+    session.delete(user)
     session.flush()
+
+
+def end_sessions(session: Session, name: str) -> int:
+    """End every login session of a user (how many); the caller commits."""
+    return login_sessions.end_user_sessions(session, get_user(session, name))
 
 
 def authenticate(session: Session, name: str, password: str) -> DoseBrowserUser | None:
@@ -148,16 +161,6 @@ def authenticate(session: Session, name: str, password: str) -> DoseBrowserUser 
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
     return user
-
-
-def password_stamp(user: DoseBrowserUser) -> str:
-    """A short fingerprint of the stored hash, kept in the login session: a new password (or a
-    reset by an admin) changes it and so ends every session opened with the old one."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
-def stamp_matches(user: DoseBrowserUser, stamp: str) -> bool:
-    return hmac.compare_digest(password_stamp(user), stamp)
 
 
 def ensure_admin(session: Session, password: str) -> DoseBrowserUser:
@@ -176,7 +179,7 @@ def ensure_admin_from_environment(session: Session, environ: Mapping[str, str]) 
     user = find_user(session, ADMIN_USER)
     if user is not None and user.active and user.group_set == set(GROUPS):
         if check_password_hash(user.password_hash, password):
-            return True  # nothing to change: keep the hash (and so every open session)
+            return True  # nothing to change: keep every open session
     ensure_admin(session, password)
     session.commit()
     return True

@@ -99,6 +99,23 @@ def allows(worker_user: str, method: str, uri: str, headers: Mapping[str, str]) 
 #: Explorer. Directly below ``/`` so that browsers send the account to every path of the server
 #: afterwards (they reuse Basic credentials below the directory of the URL that asked for them).
 EXPLORER_LOGIN = "/orthanc-explorer-login"
+#: What the dose pages link to in Explorer (``?instance=<Orthanc id>``): Explorer's own page names.
+EXPLORER_RESOURCES = ("instance", "series", "study", "patient")
+_ORTHANC_ID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}")
+
+
+def explorer_target(arguments: Mapping[str, str]) -> str:
+    """Where :data:`EXPLORER_LOGIN` sends a browser once it holds an Orthanc account: Explorer's
+    page of the resource the dose page linked to (``?instance=<id>``), else Explorer's start.
+
+    Only an Orthanc id (five groups of eight hex digits) is taken, so the redirect cannot be made
+    to point anywhere else (an open redirect) or carry script into Explorer's URL fragment.
+    """
+    for resource in EXPLORER_RESOURCES:
+        orthanc_id = arguments.get(resource, "")
+        if _ORTHANC_ID.fullmatch(orthanc_id):
+            return f"app/explorer.html#{resource}?uuid={orthanc_id}"
+    return "app/explorer.html"
 
 
 def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:

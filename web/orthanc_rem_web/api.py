@@ -29,13 +29,18 @@ def studies() -> dict[str, Any]:
     query = list_query(
         request.args, browser().settings.page_size, API_PER_PAGE, may_see_patient_data=permissions.may(permissions.PID)
     )
-    found = study_filters.page_of_studies(dose_session(), query.study_filter, query.page, query.per_page)
+    found = study_filters.page_of_studies(
+        dose_session(), query.study_filter, query.page, query.per_page, after=query.after, before=query.before
+    )
     return {
         "total": found.count.studies,
         "total_exact": found.count.exact,
         "page": query.page,
         "per_page": query.per_page,
         "has_next": found.has_next,
+        # Keyset cursors: pass as after= (before=) for the next (previous) page without OFFSET.
+        "next": found.next_cursor.text() if found.next_cursor else None,
+        "previous": found.previous_cursor.text() if found.previous_cursor else None,
         "studies": skin_dose_listing.add_peak_skin_dose(
             dose_session(), map(study_document.study_summary, found.studies)
         ),

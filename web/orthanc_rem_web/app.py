@@ -12,7 +12,7 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +30,7 @@ from orthanc_rem_web import (
     db,
     detail_display,
     export_pages,
+    list_sorting,
     pages,
     permissions,
     projection_display,
@@ -68,6 +69,7 @@ def create_app(settings: Settings, sessions: sessionmaker[Session] | None = None
         app.add_template_filter(converter)
     projection_display.register(app)
     detail_display.register(app)
+    list_sorting.register(app)
     app.add_template_global(orthanc_explorer_url)
     app.add_template_global(page_links)
     app.add_template_global(permissions.may, "may")
@@ -161,13 +163,23 @@ def sop_class_name(uid: str | None) -> str:
     return "" if name == uid else name
 
 
+#: Set (by the plugin) when Orthanc serves ``/orthanc-explorer-login`` (``worker_access.EXPLORER_LOGIN``).
+EXPLORER_LOGIN_CONFIG = "ORTHANC_REM_EXPLORER_LOGIN"
+
+
 def orthanc_explorer_url(orthanc_id: str) -> str:
     """A link to the instance in Orthanc Explorer, relative so that it survives reverse proxies.
 
     Orthanc Explorer lives at ``app/explorer.html`` beside our prefix; ``request.path`` is the page's
-    path below the prefix, so one ``..`` per slash climbs out of it.
+    path below the prefix, so one ``..`` per slash climbs out of it. Explorer needs one of Orthanc's
+    accounts, which our login does not give; where the plugin checks those accounts itself, the link
+    goes through ``orthanc-explorer-login``, which asks the browser for one only if it holds none
+    and then opens the instance (``worker_access.explorer_target``).
     """
-    return "../" * request.path.count("/") + "app/explorer.html#instance?uuid=" + quote(orthanc_id, safe="")
+    up = "../" * request.path.count("/")
+    if current_app.config.get(EXPLORER_LOGIN_CONFIG):
+        return up + "orthanc-explorer-login?instance=" + quote(orthanc_id, safe="")
+    return up + "app/explorer.html#instance?uuid=" + quote(orthanc_id, safe="")
 
 
 def page_links(page: int, pages: int) -> list[int | None]:

@@ -7,9 +7,11 @@ that holds them can be made by any other web page to change Orthanc's data (``GE
 and permissions" says how this sits with Orthanc's own authentication.
 
 * The session is Flask's signed cookie, HttpOnly, SameSite=Strict, Secure on https, with the
-  path of our prefix, holding the user's name, a stamp of the password hash (a new password ends
-  the other sessions) and the login time (sessions last :data:`SESSION_HOURS`). The user is read
-  again on every request, so deactivating or removing a user takes effect at once.
+  path of our prefix, holding a random token that names a row of the database
+  (``orthanc_rem.login_sessions``; sessions last :data:`SESSION_HOURS`). The row and the user are
+  read on every request, so logging out, an admin ending a user's sessions, a new password,
+  deactivating or removing the user end a session at once in every process, and a copied cookie
+  stops working with the session it belongs to.
 * The signing key is made once and kept in the data folder (mode 0600), so sessions survive a
   restart and every process of the service shares it.
 * Every POST, PUT, PATCH and DELETE needs the session's CSRF token (form field ``csrf_token`` or
@@ -20,6 +22,7 @@ and permissions" says how this sits with Orthanc's own authentication.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -33,8 +36,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.orm import Session
 
-from orthanc_rem import users
+from orthanc_rem import database, login_sessions, users
 from orthanc_rem.config import Settings
 from orthanc_rem_web import permissions
 from orthanc_rem_web.db import close_session, dose_session, writer_session
@@ -73,7 +77,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.secret_key = secret_key(settings.data_dir)
     app.session_interface = PrefixedCookieSessions()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="rem_session")
-    app.extensions[THROTTLE] = FailedLogins()
+    # Failed logins are counted in the database, so every process refuses the same name.
+    app.extensions[THROTTLE] = FailedLogins(database.session_factory(settings.database_url, writer=True))
     app.before_request(identify_user)
     app.before_request(check_csrf)
     app.add_template_global(csrf_token)
@@ -142,20 +147,22 @@ def _identify_user() -> None:
     g.authenticated_by = None
     if "_method" in request.args or any(request.headers.get(name) for name in METHOD_OVERRIDE_HEADERS):
         abort(400, description="HTTP method overrides (_method, X-HTTP-Method-Override) are not accepted.")
-    name = session.get("user")
-    if name is not None:
-        row = users.find_user(dose_session(), str(name))
-        fresh = time.time() - float(session.get("login_at", 0)) < SESSION_HOURS * 3600
-        if row is not None and row.active and fresh and users.stamp_matches(row, str(session.get("stamp", ""))):
+    token = session.get("token")
+    if token is not None:
+        row = login_sessions.session_user(dose_session(), str(token), users.now())
+        if row is not None:
             g.dose_browser_user = CurrentUser(row.name, row.group_set)
             g.authenticated_by = "session"
             return
         session.clear()
+    elif session.get("user") is not None:
+        session.clear()  # a cookie of a version without server-side sessions: log in again
     if _is_api() and request.authorization is not None and request.authorization.type == "basic":
         basic_name = request.authorization.username or ""
         refuse_if_throttled(basic_name)
         user = _basic_user(basic_name, request.authorization.password or "")
         if user is None:
+            close_session(None)  # the read transaction first: SQLite has one writer at a time
             failed_logins().failed(basic_name)
             abort(401, description="Wrong user name or password, or the user is inactive.")
         g.dose_browser_user = user
@@ -237,11 +244,11 @@ def landing(user: CurrentUser) -> str:
     return url_for("auth.change_password")
 
 
-def _start_session(row: Any) -> None:
+def _start_session(accounts: Session, row: Any) -> None:
+    """A new server-side session for this browser (the caller commits)."""
+    token = login_sessions.start_session(accounts, row, dt.timedelta(hours=SESSION_HOURS), users.now())
     session.clear()
-    session["user"] = row.name
-    session["stamp"] = users.password_stamp(row)
-    session["login_at"] = time.time()
+    session["token"] = token
     session["csrf"] = secrets.token_urlsafe(32)  # a new token after login (no fixation)
 
 
@@ -258,22 +265,30 @@ def login() -> Any:
     if failed_logins().seconds_refused(name):
         error = "Too many failed logins for this user: try again later."
         return render_template("login.html", next=target or "", error=error), 429
+    signed_in: CurrentUser | None = None
     with writer_session() as accounts:
         row = users.authenticate(accounts, name, request.form.get("password", ""))
-        if row is None:
-            failed_logins().failed(name)
-            page = render_template("login.html", next=target or "", error="Wrong user name or password.")
-            return page, 401
-        failed_logins().succeeded(name)
-        row.last_login = users.now()
-    _start_session(row)  # once the login time is committed
-    signed_in = CurrentUser(row.name, row.group_set)
+        if row is not None:
+            row.last_login = users.now()
+            _start_session(accounts, row)
+            accounts.commit()
+            signed_in = CurrentUser(row.name, row.group_set)
+    # The failures are written after the accounts' transaction (SQLite has one writer at a time).
+    if signed_in is None:
+        failed_logins().failed(name)
+        return render_template("login.html", next=target or "", error="Wrong user name or password."), 401
+    failed_logins().succeeded(name)
     return redirect(request.script_root + target if target else landing(signed_in))
 
 
 @blueprint.post("/logout")
 @permissions.require()
 def logout() -> Any:
+    """Ends this session on the server too: a copy of the cookie (stolen, or in another tab's
+    saved state) opens nothing afterwards."""
+    with writer_session() as accounts:
+        login_sessions.end_session(accounts, str(session.get("token", "")))
+        accounts.commit()
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -286,14 +301,15 @@ def change_password() -> Any:
     if request.method == "GET":
         return render_template("password.html", error=None, done=False)
     new = request.form.get("new_password", "")
-    if users.authenticate(dose_session(), user.name, request.form.get("current_password", "")) is None:
-        return render_template("password.html", error="The current password is wrong.", done=False), 400
-    if new != request.form.get("new_password_again", ""):
-        return render_template("password.html", error="The new passwords differ.", done=False), 400
-    try:
-        with writer_session() as accounts:
+    with writer_session() as accounts:
+        if users.authenticate(accounts, user.name, request.form.get("current_password", "")) is None:
+            return render_template("password.html", error="The current password is wrong.", done=False), 400
+        if new != request.form.get("new_password_again", ""):
+            return render_template("password.html", error="The new passwords differ.", done=False), 400
+        try:
             row = users.change_user(accounts, user.name, password=new)
-    except users.UserError as exc:
-        return render_template("password.html", error=str(exc).capitalize() + ".", done=False), 400
-    session["stamp"] = users.password_stamp(row)  # this session stays, the others end
+        except users.UserError as exc:
+            return render_template("password.html", error=str(exc).capitalize() + ".", done=False), 400
+        _start_session(accounts, row)  # the new password ended every session; this browser gets a new one
+        accounts.commit()
     return render_template("password.html", error=None, done=True)

@@ -58,7 +58,9 @@ def _study_list(modality: str) -> str:
     allowed = list_page_sizes(default)
     query = list_query(request.args, default, allowed, modality=modality, may_see_patient_data=may_see_patient_data)
     choices = tuple(sorted({*per_page_choices(default), query.per_page}))  # a typed size stays chosen
-    found = study_filters.page_of_studies(dose_session(), query.study_filter, query.page, query.per_page)
+    found = study_filters.page_of_studies(
+        dose_session(), query.study_filter, query.page, query.per_page, after=query.after, before=query.before
+    )
     return render_template(
         "study_list.html",
         modality=modality,
@@ -68,6 +70,8 @@ def _study_list(modality: str) -> str:
         count=found.count,
         query=query,
         pages=list_pages(found, query.page, query.per_page),
+        next_cursor=found.next_cursor.text() if found.next_cursor else None,
+        previous_cursor=found.previous_cursor.text() if found.previous_cursor else None,
         default_per_page=default,
         per_page_choices=choices,
         order_choices=study_filters.order_choices(modality),

@@ -31,6 +31,9 @@ class ListQuery:
     page: int
     per_page: int
     study_filter: StudyFilter
+    #: Keyset positions (``orthanc_rem.study_keyset``): the page after or before this row.
+    after: str | None = None
+    before: str | None = None
 
     def link_args(self, default_per_page: int, **changes: Any) -> dict[str, Any]:
         """Arguments for ``url_for`` that reproduce this query (defaults omitted), with ``changes``."""
@@ -68,7 +71,10 @@ def list_query(
     """Page, page size and filter of a study list (``modality``: the list's; the API reads the parameter)."""
     page, per_page = page_arguments(args, default_per_page, allowed)
     study_filter = parse_study_filter(args, for_modality=modality, may_see_patient_data=may_see_patient_data)
-    return ListQuery(page, per_page, study_filter)
+    after, before = args.get("after") or None, args.get("before") or None
+    if after is not None and before is not None:
+        raise BadParameter("after and before cannot both be given.")
+    return ListQuery(page, per_page, study_filter, after, before)
 
 
 def modality_argument(args: Mapping[str, str]) -> str | None:

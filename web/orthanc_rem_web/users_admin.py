@@ -11,21 +11,20 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 
-from orthanc_rem import users
+from orthanc_rem import login_sessions, users
 from orthanc_rem.model import DoseBrowserUser
 from orthanc_rem_web import permissions
 from orthanc_rem_web.auth import current_user
-from orthanc_rem_web.db import dose_session, writer_session
+from orthanc_rem_web.db import writer_session
 
 blueprint = Blueprint("users_admin", __name__)
 
 
 def _page(error: str | None = None, status: int = 200) -> Any:
-    rows = users.list_users(dose_session())
+    with writer_session() as accounts:
+        rows = users.list_users(accounts)
     return (
-        render_template(
-            "users.html", users=rows, groups=users.GROUPS, error=error, messages=get_flashed_messages()
-        ),
+        render_template("users.html", users=rows, groups=users.GROUPS, error=error, messages=get_flashed_messages()),
         status,
     )
 
@@ -45,6 +44,7 @@ def add_user() -> Any:
             raise users.UserError("the two passwords differ")
         with writer_session() as accounts:
             users.add_user(accounts, form.get("name", ""), form.get("password", ""), form.getlist("groups"))
+            accounts.commit()
     except users.UserError as exc:
         return _page(str(exc), 400)
     flash(f"Added user {form.get('name', '').strip()}.")
@@ -66,31 +66,42 @@ def _is_me(row: DoseBrowserUser) -> bool:
 @blueprint.get("/users/<int:user_id>")
 @permissions.require(permissions.ADMIN)
 def edit_user(user_id: int) -> Any:
-    row = _row(dose_session(), user_id)
-    return render_template("user_edit.html", user=row, groups=users.GROUPS, error=None, me=_is_me(row))
+    with writer_session() as accounts:
+        row = _row(accounts, user_id)
+        return render_template(
+            "user_edit.html",
+            user=row,
+            groups=users.GROUPS,
+            error=None,
+            me=_is_me(row),
+            open_sessions=login_sessions.open_sessions(accounts, row, users.now()),
+            messages=get_flashed_messages(),
+        )
 
 
 @blueprint.post("/users/<int:user_id>")
 @permissions.require(permissions.ADMIN)
 def change_user(user_id: int) -> Any:
     form = request.form
-    groups = form.getlist("groups")
-    active = form.get("active") == "on"
-    password = form.get("password") or None
-    try:
-        with writer_session() as accounts:
-            row = _row(accounts, user_id)
-            name = row.name
+    with writer_session() as accounts:
+        row = _row(accounts, user_id)
+        groups = form.getlist("groups")
+        active = form.get("active") == "on"
+        password = form.get("password") or None
+        try:
             if _is_me(row) and (permissions.ADMIN not in groups or not active):
                 raise users.UserError("you cannot remove your own admin group or deactivate yourself")
             if password is not None and password != form.get("password_again", ""):
                 raise users.UserError("the two passwords differ")
-            users.change_user(accounts, name, groups=groups, password=password, active=active)
-    except users.UserError as exc:
-        row = _row(dose_session(), user_id)
-        page = render_template("user_edit.html", user=row, groups=users.GROUPS, error=str(exc), me=_is_me(row))
-        return page, 400
-    flash(f"Changed user {name}.")
+            users.change_user(accounts, row.name, groups=groups, password=password, active=active)
+        except users.UserError as exc:
+            accounts.rollback()
+            page = render_template(
+                "user_edit.html", user=row, groups=users.GROUPS, error=str(exc), me=_is_me(row), open_sessions=None
+            )
+            return page, 400
+        accounts.commit()
+        flash(f"Changed user {row.name}.")
     return redirect(url_for("users_admin.user_list"))
 
 
@@ -101,7 +112,20 @@ def remove_user(user_id: int) -> Any:
         row = _row(accounts, user_id)
         if _is_me(row):
             abort(400, description="You cannot remove yourself; another admin can.")
-        name = row.name
-        users.remove_user(accounts, name)
-    flash(f"Removed user {name}.")
+        users.remove_user(accounts, row.name)
+        accounts.commit()
+        flash(f"Removed user {row.name}.")
     return redirect(url_for("users_admin.user_list"))
+
+
+@blueprint.post("/users/<int:user_id>/end-sessions")
+@permissions.require(permissions.ADMIN)
+def end_sessions(user_id: int) -> Any:
+    """Log the user out everywhere (a stolen cookie, a shared computer); an admin ending their own
+    sessions is logged out here too, and logs in again."""
+    with writer_session() as accounts:
+        row = _row(accounts, user_id)
+        ended = users.end_sessions(accounts, row.name)
+        accounts.commit()
+        flash(f"Ended {ended} session(s) of {row.name}.")
+    return redirect(url_for("users_admin.edit_user", user_id=user_id))

@@ -21,6 +21,7 @@ from orthanc_rem.model.common import (
 )
 from orthanc_rem.model.ct import CtDoseCheck, CtIrradiationEvent, CtRadiationDose, CtXRaySource
 from orthanc_rem.model.export_job import ExportJob
+from orthanc_rem.model.login_sessions import FailedLogin, LoginSession
 from orthanc_rem.model.projection import (
     AccumulatedMammographyDose,
     AccumulatedXRayDose,
@@ -53,6 +54,8 @@ __all__ = [
     "DoseBrowserUser",
     "Equipment",
     "ExportJob",
+    "FailedLogin",
+    "LoginSession",
     "ExtractionWarning",
     "ImageViewModifier",
     "ImportSettings",

@@ -15,7 +15,7 @@
 
   function filterParameters() {
     const parameters = new URLSearchParams(window.location.search);
-    ["page", "per_page", "order_by"].forEach((name) => parameters.delete(name));
+    ["page", "per_page", "order_by", "after", "before"].forEach((name) => parameters.delete(name));  // paging is not a filter
     return parameters;
   }
 

@@ -2,7 +2,7 @@
 the CSV byte order mark option
 
 Revision ID: 0018
-Revises: 0016b
+Revises: 0017
 Create Date: 2026-12-02 06:15:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = '0016b'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
