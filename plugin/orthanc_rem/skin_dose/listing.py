@@ -34,6 +34,8 @@ def add_peak_skin_dose(session: Session, summaries: Iterable[dict[str, Any]]) ->
     """Add ``peak_skin_dose`` ({value, unit, status}) to the fluoroscopy rows of a study list."""
     rows = list(summaries)
     ids = [row["id"] for row in rows if row.get("modality") == "RF"]
+    if not ids:  # a CT list (most pages): no query at all
+        return rows
     found = {
         study_fk: (status, psd)
         for study_fk, status, psd in session.execute(
