@@ -186,16 +186,18 @@ PAGES = {
     "api/studies, page 2000 by page number": "/api/studies?modality=CT&per_page=100&page=2000",
     "api/studies, page 2000 by cursor": "/api/studies?modality=CT&per_page=100&after={api_page_1999_next}",
     "sorted by DLP, page 2000": "/ct/?order_by=-total_dlp&page=2000",
+    "oldest first, page 2000": "/ct/?order_by=study_date&page=2000",
     # The reference of the deferred join (study_filters._offset_page): the same pages read by
     # OFFSET over whole rows, as before it.
     "CT list, page 2000, whole-row OFFSET": "/ct/?page=2000",
     "api/studies, page 2000, whole-row OFFSET": "/api/studies?modality=CT&per_page=100&page=2000",
     "sorted by DLP, page 2000, whole-row OFFSET": "/ct/?order_by=-total_dlp&page=2000",
+    "oldest first, page 2000, whole-row OFFSET": "/ct/?order_by=study_date&page=2000",
 }
 WHOLE_ROW_OFFSET = "whole-row OFFSET"
 
 
-def whole_row_offset_page(f: Any, page: int, per_page: int) -> Any:
+def whole_row_offset_page(session: Any, f: Any, page: int, per_page: int) -> Any:
     """Page ``page`` read with OFFSET over the whole rows of the list's query (the reference)."""
     return study_filters.select_studies(f).offset((max(page, 1) - 1) * per_page).limit(per_page + 1)
 
