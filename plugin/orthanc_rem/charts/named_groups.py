@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, Subquery, Text, and_, bindparam, cast, func, select
+from sqlalchemy import Integer, Subquery, Text, and_, bindparam, cast, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -74,7 +74,7 @@ def counts(session: Session, rows: Subquery, options: ChartOptions) -> list[dict
     key_columns = statistics.group_keys(session, rows, keys)
     name = _namer(session, options)
     merged: dict[Named, int] = {}
-    for row in session.execute(select(*key_columns, func.count().label("n")).group_by(*key_columns)):
+    for row in _parallel(session, select(*key_columns, func.count().label("n")).group_by(*key_columns)):
         named = name(tuple(row[: len(keys)]))
         merged[named] = merged.get(named, 0) + int(row.n)
     return [{"category": category, "series": series, "n": n} for (category, series), n in merged.items()]
@@ -97,7 +97,7 @@ def averages(session: Session, rows: Subquery, options: ChartOptions, median: bo
     else:
         query = select(*key_columns, func.count().label("n"), func.sum(rows.c.value).label("total"))
         query = query.group_by(*key_columns)
-    for row in session.execute(query):
+    for row in _parallel(session, query):
         stored = tuple(row[: len(keys)])
         group = groups.setdefault(name(stored), _Group())
         group.n += int(row.n)
@@ -114,6 +114,24 @@ def averages(session: Session, rows: Subquery, options: ChartOptions, median: bo
          "median": medians.get((category, series))}
         for (category, series), group in groups.items()
     ]  # fmt: skip
+
+
+def _parallel(session: Session, query: Any) -> list[Any]:
+    """The rows of a GROUP BY over millions of rows, aggregated in parallel on PostgreSQL.
+
+    The planner guesses a tenth of the rows as groups for expressions it has no statistics on
+    (500,000 for the (protocol, system, bucket) counts; there are some 30,000), so that passing
+    the workers' partial groups up looks dearer than one process doing it all: 1M studies took
+    3.0 s in one process, 1.6 s in parallel on two cores. A tuple from a worker is made free of
+    cost for this one statement only (``SET LOCAL``, then ``RESET``). Used for the frequencies and
+    means too, whose groups the planner overestimates the same way.
+    """
+    if statistics.dialect(session) != "postgresql":
+        return list(session.execute(query))
+    session.execute(text("SET LOCAL parallel_tuple_cost = 0"))
+    rows = list(session.execute(query))  # on an error the transaction, and the setting, are rolled back
+    session.execute(text("RESET parallel_tuple_cost"))
+    return rows
 
 
 def _bucket(rows: Subquery) -> Any:
