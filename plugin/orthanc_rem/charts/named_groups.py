@@ -59,7 +59,8 @@ def _namer(session: Session, options: ChartOptions) -> Callable[[Stored], Named]
         category = str(stored[0]).strip(" ") or BLANK
         if not options.series_per_system:
             return category, ALL_SYSTEMS
-        return category, names.get(int(stored[1])) or BLANK
+        system = names.get(int(stored[1]))  # None: no system, or no display name (COALESCE)
+        return category, BLANK if system is None else system
 
     return name
 
