@@ -10,7 +10,8 @@ the median and the slowest in milliseconds. As a reference for the machine it al
 The CT acquisition charts read the narrow ``ct_chart_event`` table (migration 0016b); the loader
 bypasses the application, so the table is filled afterwards with ``chart_events.copy_all`` (timed:
 what the migration's backfill costs). For those charts the same run also times the former rows,
-read from the dose tree (event, report, study), through ``chart_data`` directly, and prints both.
+named per row and grouped by name, as before ``charts.named_groups``, through ``chart_data``
+directly, and prints both (``--dose-tree`` adds the rows joined from the dose tree, slow).
 Every request names its options (``--options``, default both averages, a series per system and no
 histograms, as the figures before the table) so that the users' stored defaults play no part.
 
@@ -109,7 +110,7 @@ def fill_chart_events(url: str) -> float:
     return time.perf_counter() - started
 
 
-def median_of_runs(url: str, chart: charts.Chart, query: str, repeat: int, buckets: bool) -> float:
+def median_of_runs(url: str, chart: charts.Chart, query: str, repeat: int, buckets: bool = True) -> float:
     chart_statistics.MEDIAN_BY_BUCKETS = buckets
     try:
         return statistics.median(time_chart_data(url, chart, query, repeat))
@@ -117,23 +118,35 @@ def median_of_runs(url: str, chart: charts.Chart, query: str, repeat: int, bucke
         chart_statistics.MEDIAN_BY_BUCKETS = True
 
 
+def named_rows_chart(name: str) -> charts.Chart:
+    """The chart as it was before ``charts.named_groups``: ``ct_chart_event`` rows named per row
+    (trimmed protocol, "Blank", display name joined) and grouped by those names."""
+    found = charts.chart("CT", name)
+    assert found is not None
+    return dataclasses.replace(found, narrow_value=None)
+
+
 def compare(url: str, options: argparse.Namespace) -> None:
-    """Before: rows joined from the dose tree, median by percentile_cont. Then ct_chart_event with
-    percentile_cont, and after: ct_chart_event with the median by buckets."""
-    print("  chart_data only (ms, median of the runs): before = dose tree + percentile_cont;"
-          " narrow = ct_chart_event + percentile_cont; after = ct_chart_event + median by buckets")  # fmt: skip
+    """Before: ct_chart_event rows named per row, then grouped (bucketed median). After: grouped by
+    the stored protocol and equipment id, named afterwards (``charts.named_groups``). With
+    ``--dose-tree`` also the rows joined from the dose tree with percentile_cont (the first figures)."""
+    print("  chart_data only (ms, median of the runs): before = ct_chart_event named per row;"
+          " after = grouped by stored keys, named afterwards"
+          + ("; dose tree = event/report/study joins + percentile_cont" if options.dose_tree else ""))  # fmt: skip
     for chosen in (options.options, MEAN_ONLY):
         print(f"  options {chosen}")
-        print(f"  {'chart':34} {'studies':12} {'before':>8} {'narrow':>8} {'after':>8} {'speed-up':>8}")
+        tree = f" {'dose tree':>9}" if options.dose_tree else ""
+        print(f"  {'chart':34} {'studies':12}{tree} {'before':>8} {'after':>8} {'speed-up':>8}")
         for name in NARROWED:
             after_chart = charts.chart("CT", name)
             assert after_chart is not None
             for label, query in SELECTIONS.items():
-                before = median_of_runs(url, dose_tree_chart(name), query + chosen, options.repeat, False)
-                narrow = median_of_runs(url, after_chart, query + chosen, options.repeat, False)
-                after = median_of_runs(url, after_chart, query + chosen, options.repeat, True)
-                print(f"  {name:34} {label:12} {before:8.0f} {narrow:8.0f} {after:8.0f} {before / after:8.1f}",
-                      flush=True)  # fmt: skip
+                tree = ""
+                if options.dose_tree:
+                    tree = f" {median_of_runs(url, dose_tree_chart(name), query + chosen, options.repeat, False):9.0f}"
+                before = median_of_runs(url, named_rows_chart(name), query + chosen, options.repeat)
+                after = median_of_runs(url, after_chart, query + chosen, options.repeat)
+                print(f"  {name:34} {label:12}{tree} {before:8.0f} {after:8.0f} {before / after:8.1f}", flush=True)
 
 
 def time_api(url: str, folder: str, options: argparse.Namespace, reference: float) -> None:
@@ -174,6 +187,7 @@ def main() -> None:
                         help="chart options of every request (default: both averages, series per system)")
     parser.add_argument("--database-url", help="measure a database loaded by an earlier run (kept) instead")
     parser.add_argument("--skip-api", action="store_true", help="only the before/after comparison")
+    parser.add_argument("--dose-tree", action="store_true", help="also time the rows joined from the dose tree")
     options = parser.parse_args()  # fmt: skip
     if not postgres_available():
         raise SystemExit("PostgreSQL is not reachable at 127.0.0.1:5432")

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import persistence
+from orthanc_rem import equipment_admin, model, persistence
 from orthanc_rem.charts import statistics as chart_statistics
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction import records
@@ -82,6 +83,37 @@ def test_medians_are_exact_when_postgresql_counts_buckets_first(client, store, m
     assert medians == {"Odd": 101.0, "Same bucket": pytest.approx(10.015), "Far apart": 505.0, "Ties": 7.0,
                        "One": 42.0}  # fmt: skip
     assert (data["Odd"]["n"], data["Odd"]["mean"]) == (5, pytest.approx(320.3))
+
+
+@pytest.mark.parametrize("bucketed_from", [0, 200_000])
+def test_groups_of_one_name_merge_with_their_medians(client, store, sessions, monkeypatch,
+                                                     bucketed_from):  # type: ignore[no-untyped-def]  # fmt: skip
+    """The CT acquisition charts group by the stored protocol and equipment id and name the groups
+    afterwards: protocols that differ only by surrounding spaces or by case (case-insensitive
+    option) and systems given one display name must count as one category and series, with the
+    median of all their values (not of the parts' medians). Forced through PostgreSQL's bucketed
+    median (0) and through the median of the named rows (default threshold)."""
+    monkeypatch.setattr(chart_statistics, "BUCKETED_FROM", bucketed_from)
+    store(study(1, "Head", [10.0, 20.0, 30.0], protocol="Spiral", institution="North"))  # median 20
+    store(study(2, "Head", [1.0, 2.0], protocol=" Spiral  ", institution="South"))  # median 1.5
+    store(study(3, "Head", [1000.0], protocol="SPIRAL", institution="North"))
+    store(study(4, "Head", [5.0], protocol=None, institution="North"))
+    store(study(5, "Head", [7.0], protocol="   ", institution="South"))
+    with sessions() as session:
+        ids = list(session.execute(select(model.Equipment.id)).scalars())
+        assert len(ids) == 2
+        equipment_admin.set_display_name(session, ids, "Shared room")
+    per_system = "dlp-per-acquisition-protocol?series_per_system=yes&average=both"
+    data = {(i["category"], i["series"]): (i["n"], i["mean"], i["median"]) for i in chart(client, per_system)["data"]}
+    # Spiral: 1, 2, 10, 20, 30 (the median of the parts' medians would be 10.75); Blank: 5, 7.
+    assert data == {("Spiral", "Shared room"): (5, pytest.approx(12.6), 10.0),
+                    ("SPIRAL", "Shared room"): (1, 1000.0, 1000.0),
+                    ("Blank", "Shared room"): (2, 6.0, 6.0)}  # fmt: skip
+    folded = chart(client, f"dlp-per-acquisition-protocol?{ONE_SERIES}&case_insensitive=yes")["data"]
+    assert {i["category"]: (i["n"], i["median"]) for i in folded} == {"spiral": (6, 15.0), "Blank": (2, 6.0)}
+    counts = chart(client, "acquisition-frequency?series_per_system=yes")["data"]
+    assert {(i["category"], i["series"]): i["n"] for i in counts} == {
+        ("Spiral", "Shared room"): 5, ("SPIRAL", "Shared room"): 1, ("Blank", "Shared room"): 2}  # fmt: skip
 
 
 def test_blank_names_are_blank_and_localisers_are_left_out(client, store):  # type: ignore[no-untyped-def]

@@ -42,6 +42,9 @@ class Chart:
     category_label: str = ""
     #: Scatter charts: what x and y are.
     axes: tuple[str, str] | None = None
+    #: CT acquisition charts: the ``ct_chart_event`` column averaged, so that the statistics group
+    #: by what the table stores and name the groups afterwards (``charts.named_groups``).
+    narrow_value: Any = None
 
 
 # --- rows ---------------------------------------------------------------------------------------------
@@ -103,10 +106,12 @@ def _chart(modality: str, name: str, title: str, kind: str, unit: str | None, ro
 CHARTS: tuple[Chart, ...] = (
     # CT (manual: CT chart options, L5330-5352)
     _chart("CT", "dlp-per-acquisition-protocol", "DLP per acquisition protocol", "average", "mGy.cm", _CT_DLP,
-           _PROTOCOL),
+           _PROTOCOL, narrow_value=model.CtChartEvent.dlp_mgycm),
     _chart("CT", "ctdivol-per-acquisition-protocol", "CTDIvol per acquisition protocol", "average", "mGy",
-           _ct_acquisitions(model.CtChartEvent.mean_ctdivol_mgy), _PROTOCOL),
-    _chart("CT", "acquisition-frequency", "Acquisition protocol frequency", "frequency", None, _CT_DLP, _PROTOCOL),
+           _ct_acquisitions(model.CtChartEvent.mean_ctdivol_mgy), _PROTOCOL,
+           narrow_value=model.CtChartEvent.mean_ctdivol_mgy),
+    _chart("CT", "acquisition-frequency", "Acquisition protocol frequency", "frequency", None, _CT_DLP, _PROTOCOL,
+           narrow_value=model.CtChartEvent.dlp_mgycm),
     _chart("CT", "dlp-per-study-description", "DLP per study description", "average", "mGy.cm", _CT_STUDY_DLP,
            _DESCRIPTION, range_parameters=_DLP_RANGE),
     _chart("CT", "ctdivol-per-study-description", "CTDIvol per study description", "average", "mGy",

@@ -11,7 +11,7 @@ from sqlalchemy import Select, text, true
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
-from orthanc_rem.charts import sources, statistics
+from orthanc_rem.charts import named_groups, sources, statistics
 from orthanc_rem.charts.catalogue import Chart
 from orthanc_rem.charts.options import ChartOptions
 from orthanc_rem.study_filters import DEFAULT_ORDER, StudyFilter, select_studies
@@ -32,15 +32,16 @@ def chart_data(session: Session, chart: Chart, study_filter: StudyFilter, option
     if statistics.dialect(session) == "postgresql":
         # The medians sort every value of a group: in memory, not in temporary files (default 4 MB).
         session.execute(text("SET LOCAL work_mem = '64MB'"))
-    rows = chart.rows(session, filtered_studies(study_filter), options)
+    selection = filtered_studies(study_filter)
+    rows = chart.rows(session, selection, options)
     document: dict[str, Any] = {
         "chart": chart.name, "modality": chart.modality, "title": chart.title, "kind": chart.kind,
         "unit": chart.unit, "category_label": chart.category_label,
     }  # fmt: skip
     if chart.kind == "average":
-        document["data"] = _averages(session, chart, rows, study_filter, options)
+        document["data"] = _averages(session, chart, rows, selection, options)
     elif chart.kind == "frequency":
-        document["data"] = _frequencies(session, chart, rows, study_filter, options)
+        document["data"] = _frequencies(session, chart, rows, selection, options)
     elif chart.kind == "over_time":
         document |= {"period": options.period, "data": _over_time(session, rows, options)}
     elif chart.kind == "workload":
@@ -51,10 +52,22 @@ def chart_data(session: Session, chart: Chart, study_filter: StudyFilter, option
     return document
 
 
-def _averages(session: Session, chart: Chart, rows: Select[Any], study_filter: StudyFilter,
+def _narrow_keys(chart: Chart, selection: sources.Selection, options: ChartOptions) -> Any:
+    """The stored-key rows of a CT acquisition chart (``charts.named_groups``), else None."""
+    if chart.narrow_value is None:
+        return None
+    return sources.ct_chart_event_keys(selection, options, chart.narrow_value).subquery()
+
+
+def _averages(session: Session, chart: Chart, rows: Select[Any], selection: sources.Selection,
               options: ChartOptions) -> list[dict[str, Any]]:  # fmt: skip
+    study_filter = selection.study_filter
     subquery = rows.subquery()
-    data = statistics.grouped_statistics(session, subquery, ["category", "series"], options.average != "mean")
+    median = options.average != "mean"
+    keyed = _narrow_keys(chart, selection, options)
+    data = None if keyed is None else named_groups.averages(session, keyed, options, median)
+    if data is None:
+        data = statistics.grouped_statistics(session, subquery, ["category", "series"], median)
     for item in data:
         item["filter"] = drilldown(chart, study_filter, options, item["category"], item["series"])
     if options.histogram:
@@ -68,9 +81,14 @@ def _averages(session: Session, chart: Chart, rows: Select[Any], study_filter: S
     return _sorted(data, options, options.sort_average)
 
 
-def _frequencies(session: Session, chart: Chart, rows: Select[Any], study_filter: StudyFilter,
+def _frequencies(session: Session, chart: Chart, rows: Select[Any], selection: sources.Selection,
                  options: ChartOptions) -> list[dict[str, Any]]:  # fmt: skip
-    data = statistics.grouped_counts(session, rows.subquery(), ["category", "series"])
+    study_filter = selection.study_filter
+    keyed = _narrow_keys(chart, selection, options)
+    if keyed is None:
+        data = statistics.grouped_counts(session, rows.subquery(), ["category", "series"])
+    else:
+        data = named_groups.counts(session, keyed, options)
     for item in data:
         item["filter"] = drilldown(chart, study_filter, options, item["category"], item["series"])
     return _sorted(data, options, "n")

@@ -85,6 +85,29 @@ def ct_chart_events(filtered: Selection, options: ChartOptions, value: Any) -> S
         .outerjoin(model.Equipment, model.Equipment.id == rows.equipment_id)
         .where(_present(value), rows.localiser.is_(False))
     )  # fmt: skip
+    return narrowed_to(query, filtered)
+
+
+def ct_chart_event_keys(filtered: Selection, options: ChartOptions, value: Any) -> Select[Any]:
+    """The rows of :func:`ct_chart_events` as stored, not named: ``protocol`` (the stored text, ''
+    for none; lower-cased when categories are case-insensitive), ``system`` (the equipment id, -1
+    for none; only with a series per system) and ``value``. ``charts.named_groups`` groups these and
+    names the few groups afterwards, so that no row is trimmed or joined to its system's name."""
+    rows = model.CtChartEvent
+    protocol: Any = func.coalesce(rows.acquisition_protocol, "")
+    if options.case_insensitive:
+        protocol = folded(protocol)
+    columns: list[Any] = [protocol.label("protocol")]
+    if options.series_per_system:
+        columns.append(func.coalesce(rows.equipment_id, -1).label("system"))
+    query = select(*columns, cast(value, Float).label("value")).where(_present(value), rows.localiser.is_(False))
+    return narrowed_to(query, filtered)
+
+
+def narrowed_to(query: Select[Any], filtered: Selection) -> Select[Any]:
+    """A query of ``ct_chart_event`` narrowed to the filtered studies (modality and dates on the
+    table itself; any other filter through the study)."""
+    rows = model.CtChartEvent
     chosen = filtered.study_filter
     if not filtered.only_modality_and_dates:
         return query.where(rows.study_fk.in_(select(model.Study.id).where(filtered.condition)))
