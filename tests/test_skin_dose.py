@@ -638,7 +638,9 @@ def test_only_fluoroscopy_reports_queue_a_skin_dose_task_on_import(sessions, dat
     assert fluoroscopy and any(p.name.startswith("CT-RDSR") for p in reports)
     by_id = {f"orthanc-{path.name}": path for path in reports}
 
-    def from_corpus(settings: Settings, client: Any, orthanc_id: str) -> ingest.ObjectOutcome:
+    def from_corpus(
+        settings: Settings, client: Any, orthanc_id: str, sop_class_uid: str | None = None
+    ) -> ingest.ObjectOutcome:
         return ingest.ingest_object(sessions, by_id[orthanc_id], source=f"orthanc:{orthanc_id}", orthanc_id=orthanc_id)
 
     monkeypatch.setattr(tasks, "process_orthanc_instance", from_corpus)
