@@ -106,7 +106,7 @@ def test_rename_a_system_and_import_sizes_in_the_browser(orthanc_with_a_study, p
     page.wait_for_function(
         "() => { const bar = document.querySelector('tr.size-job progress');"
         " return bar !== null && bar.value > 0 && bar.value < bar.max; }",
-        timeout=30_000,
+        timeout=120_000,  # the worker takes the job when it is free: on a loaded machine, late
     )
     assert f"of {ROWS}" in page.locator("tr.size-job .progress-text").inner_text()
     screenshot(page, "size-import-progress.png")
