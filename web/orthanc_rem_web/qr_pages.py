@@ -61,6 +61,12 @@ def _same_origin_posts() -> None:
 def query_page() -> str:
     _tasks().echo_all()
     fail_stopped_jobs()
+    return _query_form(request.args, error=None)
+
+
+def _query_form(form: Any, error: str | None) -> str:
+    """The query form with the nodes, our own store's echo and the recent queries; ``form`` fills
+    it again (the link's arguments, or a refused submission with its ``error``)."""
     session = dose_session()
     return render_template(
         "qr_query.html",
@@ -68,9 +74,9 @@ def query_page() -> str:
         own_store=_own_store_echo(session),
         queries=store.recent_queries(session),
         labels=MODALITY_LABELS,
-        form=request.args,
+        form=form,
         yesterday=(dt.date.today() - dt.timedelta(days=1)).isoformat(),
-        error=None,
+        error=error,
     )
 
 
@@ -111,18 +117,7 @@ def submit_query() -> Any:
                 raise InvalidQuery("choose a remote node")
             query_id = store.create_query(session, node, options, retrieve=False, created_by=_user()).id
     except InvalidQuery as exc:
-        session = dose_session()
-        page = render_template(
-            "qr_query.html",
-            nodes=store.nodes(session),
-            own_store=_own_store_echo(session),
-            queries=store.recent_queries(session),
-            labels=MODALITY_LABELS,
-            form=request.form,
-            yesterday=(dt.date.today() - dt.timedelta(days=1)).isoformat(),
-            error=str(exc),
-        )
-        return page, 400
+        return _query_form(request.form, error=str(exc)), 400
     _tasks().query(query_id)
     return redirect(url_for("qr.query_detail", query_id=query_id), 303)
 
