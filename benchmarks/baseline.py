@@ -17,8 +17,6 @@ from pathlib import Path
 from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[1]
-#: The scratch PostgreSQL server the tests use too (tests/database_fixtures.py).
-POSTGRES_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
 
 
 def revision_tree(revision: str, folder: Path, path: str = "plugin") -> Path:
@@ -54,20 +52,8 @@ def scratch_database(kind: str, folder: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder / f'{uuid.uuid4().hex[:8]}.sqlite'}"
         return
-    import psycopg2
+    # The tests' scratch PostgreSQL database (created, then dropped with its connections).
+    sys.path.insert(0, str(REPO / "tests"))
+    from database_fixtures import scratch_postgres_url
 
-    name = f"orthanc_rem_bench_{uuid.uuid4().hex[:12]}"
-
-    def admin(sql: str) -> None:
-        connection = psycopg2.connect(**POSTGRES_ADMIN)
-        connection.autocommit = True
-        try:
-            connection.cursor().execute(sql)
-        finally:
-            connection.close()
-
-    admin(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
-    try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from scratch_postgres_url()
