@@ -23,13 +23,14 @@ def fake_orthanc(routes: Routes | Callable[[str], tuple[int, bytes]]) -> Iterato
 
     class Handler(BaseHTTPRequestHandler):
         def _reply(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))  # a PUT's or POST's body
             status, body = answer(self.path)
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_DELETE = _reply  # noqa: N815 - http.server's names
+        do_GET = do_PUT = do_POST = do_DELETE = _reply  # noqa: N815 - http.server's names
 
         def log_message(self, *args: object) -> None:
             pass

@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import psutil
 import pytest
 from sqlalchemy import select
 
+from fake_orthanc_http import fake_orthanc
 from orthanc_harness import REPO_ROOT
 from orthanc_rem import job_heartbeat, job_liveness, model
 from orthanc_rem.config import Settings
@@ -48,38 +48,18 @@ class HeldFind:
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[str]:
-        held = self
+        def answer(path: str) -> tuple[int, bytes]:
+            if path.endswith("/query"):
+                self.find_started.set()
+                self.released.wait(WAIT_S)
+                return 500, b'{"Details": "released by the test"}'
+            return 200, b"{}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                if self.path.endswith("/query"):
-                    held.find_started.set()
-                    held.released.wait(WAIT_S)
-                    status, body = 500, b'{"Details": "released by the test"}'
-                else:
-                    status, body = 200, b"{}"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_PUT = do_POST = do_DELETE = _answer  # noqa: N815 - http.server's names
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            self.released.set()
-            server.shutdown()
-            server.server_close()
+        with fake_orthanc(answer) as url:
+            try:
+                yield url
+            finally:
+                self.released.set()  # before the server closes: it waits for the held request
 
     def release(self) -> None:
         self.released.set()
