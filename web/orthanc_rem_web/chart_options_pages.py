@@ -83,8 +83,7 @@ def _save_form(user_id: int, user_name: str, action: str) -> Any:
     try:
         chosen = user_options.parse_form(request.form, chosen_charts)
     except BadParameter as exc:
-        with db.writer_session() as accounts:
-            stored = user_options.load(accounts, user_id)
+        stored = user_options.load(dose_session(), user_id)
         return _form_page(user_id, user_name, stored, action, str(exc), 400)
     with db.writer_session() as accounts:
         user_options.save(accounts, user_id, chosen)
@@ -95,8 +94,7 @@ def _save_form(user_id: int, user_name: str, action: str) -> Any:
 def _me() -> tuple[int, str]:
     user = current_user()
     assert user is not None
-    with db.writer_session() as accounts:
-        user_id = accounts.scalar(_id_of(user.name))
+    user_id = dose_session().scalar(_id_of(user.name))
     if user_id is None:
         abort(404, description="Your user is no longer stored.")
     return int(user_id), user.name
@@ -110,8 +108,7 @@ def _id_of(name: str) -> Any:
 @permissions.require(permissions.VIEW)
 def own_options() -> Any:
     user_id, name = _me()
-    with db.writer_session() as accounts:
-        chosen = user_options.load(accounts, user_id)
+    chosen = user_options.load(dose_session(), user_id)
     return _form_page(user_id, name, chosen, url_for("chart_options.own_options"))
 
 
@@ -137,18 +134,16 @@ def switch_charts_off() -> Any:
 @blueprint.get("/users/<int:user_id>/chart-options")
 @permissions.require(permissions.ADMIN)
 def user_options_page(user_id: int) -> Any:
-    with db.writer_session() as accounts:
-        row = _user_row(accounts, user_id)
-        chosen = user_options.load(accounts, user_id)
-        name = row.name
+    accounts = dose_session()
+    name = _user_row(accounts, user_id).name
+    chosen = user_options.load(accounts, user_id)
     return _form_page(user_id, name, chosen, url_for("chart_options.user_options_page", user_id=user_id))
 
 
 @blueprint.post("/users/<int:user_id>/chart-options")
 @permissions.require(permissions.ADMIN)
 def save_user_options(user_id: int) -> Any:
-    with db.writer_session() as accounts:
-        name = _user_row(accounts, user_id).name
+    name = _user_row(dose_session(), user_id).name
     return _save_form(user_id, name, url_for("chart_options.user_options_page", user_id=user_id))
 
 
