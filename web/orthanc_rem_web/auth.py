@@ -271,7 +271,6 @@ def login() -> Any:
         if row is not None:
             row.last_login = users.now()
             _start_session(accounts, row)
-            accounts.commit()
             signed_in = CurrentUser(row.name, row.group_set)
     # The failures are written after the accounts' transaction (SQLite has one writer at a time).
     if signed_in is None:
@@ -288,7 +287,6 @@ def logout() -> Any:
     saved state) opens nothing afterwards."""
     with writer_session() as accounts:
         login_sessions.end_session(accounts, str(session.get("token", "")))
-        accounts.commit()
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -311,5 +309,4 @@ def change_password() -> Any:
         except users.UserError as exc:
             return render_template("password.html", error=str(exc).capitalize() + ".", done=False), 400
         _start_session(accounts, row)  # the new password ended every session; this browser gets a new one
-        accounts.commit()
     return render_template("password.html", error=None, done=True)

@@ -15,14 +15,13 @@ from orthanc_rem import login_sessions, users
 from orthanc_rem.model import DoseBrowserUser
 from orthanc_rem_web import permissions
 from orthanc_rem_web.auth import current_user
-from orthanc_rem_web.db import writer_session
+from orthanc_rem_web.db import dose_session, writer_session
 
 blueprint = Blueprint("users_admin", __name__)
 
 
 def _page(error: str | None = None, status: int = 200) -> Any:
-    with writer_session() as accounts:
-        rows = users.list_users(accounts)
+    rows = users.list_users(dose_session())
     return (
         render_template("users.html", users=rows, groups=users.GROUPS, error=error, messages=get_flashed_messages()),
         status,
@@ -44,7 +43,6 @@ def add_user() -> Any:
             raise users.UserError("the two passwords differ")
         with writer_session() as accounts:
             users.add_user(accounts, form.get("name", ""), form.get("password", ""), form.getlist("groups"))
-            accounts.commit()
     except users.UserError as exc:
         return _page(str(exc), 400)
     flash(f"Added user {form.get('name', '').strip()}.")
@@ -66,17 +64,17 @@ def _is_me(row: DoseBrowserUser) -> bool:
 @blueprint.get("/users/<int:user_id>")
 @permissions.require(permissions.ADMIN)
 def edit_user(user_id: int) -> Any:
-    with writer_session() as accounts:
-        row = _row(accounts, user_id)
-        return render_template(
-            "user_edit.html",
-            user=row,
-            groups=users.GROUPS,
-            error=None,
-            me=_is_me(row),
-            open_sessions=login_sessions.open_sessions(accounts, row, users.now()),
-            messages=get_flashed_messages(),
-        )
+    accounts = dose_session()
+    row = _row(accounts, user_id)
+    return render_template(
+        "user_edit.html",
+        user=row,
+        groups=users.GROUPS,
+        error=None,
+        me=_is_me(row),
+        open_sessions=login_sessions.open_sessions(accounts, row, users.now()),
+        messages=get_flashed_messages(),
+    )
 
 
 @blueprint.post("/users/<int:user_id>")
@@ -100,7 +98,6 @@ def change_user(user_id: int) -> Any:
                 "user_edit.html", user=row, groups=users.GROUPS, error=str(exc), me=_is_me(row), open_sessions=None
             )
             return page, 400
-        accounts.commit()
         flash(f"Changed user {row.name}.")
     return redirect(url_for("users_admin.user_list"))
 
@@ -113,7 +110,6 @@ def remove_user(user_id: int) -> Any:
         if _is_me(row):
             abort(400, description="You cannot remove yourself; another admin can.")
         users.remove_user(accounts, row.name)
-        accounts.commit()
         flash(f"Removed user {row.name}.")
     return redirect(url_for("users_admin.user_list"))
 
@@ -126,6 +122,5 @@ def end_sessions(user_id: int) -> Any:
     with writer_session() as accounts:
         row = _row(accounts, user_id)
         ended = users.end_sessions(accounts, row.name)
-        accounts.commit()
         flash(f"Ended {ended} session(s) of {row.name}.")
     return redirect(url_for("users_admin.edit_user", user_id=user_id))
