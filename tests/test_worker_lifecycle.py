@@ -6,7 +6,9 @@ import base64
 import json
 import os
 import signal
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -133,3 +135,33 @@ def test_the_worker_account_reads_objects_but_cannot_reconfigure_orthanc(tmp_pat
         (pool,) = [p for p in psutil.Process(orthanc._process.pid).children() if "orthanc_rem.worker" in p.cmdline()]
         environment = pool.environ()
         assert "ORTHANC_REM_ADMIN_PASSWORD" not in environment and admin[1] not in "\0".join(environment.values())
+
+
+@pytest.mark.parametrize("delay_s", [0.05, 0.15, 0.3, 0.6])
+def test_a_pool_stopped_while_it_starts_exits_cleanly_without_a_traceback(tmp_path, delay_s):
+    """CI found a KeyboardInterrupt traceback in Orthanc's log: Orthanc stopped 0.4 s after it
+    started, and the supervisor's SIGINT (huey's graceful stop) reached the pool while it was
+    still importing huey, before huey's consumer had installed its handlers."""
+    env = dict(os.environ) | {
+        "ORTHANC_REM_DATABASE": f"sqlite:///{tmp_path / 'rem.sqlite'}",
+        "ORTHANC_REM_QUEUE": f"sqlite:///{tmp_path / 'queue.sqlite'}",
+        "ORTHANC_REM_DATA": str(tmp_path / "data"),
+        "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / part) for part in ("plugin", "web")),
+    }
+    pool = subprocess.Popen(
+        [sys.executable, "-m", "orthanc_rem.worker", "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(delay_s)
+        os.killpg(pool.pid, signal.SIGINT)
+        output, _ = pool.communicate(timeout=30)
+    finally:
+        if pool.poll() is None:
+            os.killpg(pool.pid, signal.SIGKILL)
+            pool.wait()
+    assert b"Traceback" not in output, output.decode(errors="replace")
+    assert pool.returncode == 0, output.decode(errors="replace")

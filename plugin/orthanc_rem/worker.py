@@ -7,19 +7,39 @@ separate container next to Orthanc with a Redis queue. Settings come from the en
 
 from __future__ import annotations
 
-import argparse
-import ctypes
-import gc
-import os
 import signal
-import sys
+from types import FrameType
 
-from sqlalchemy.orm import configure_mappers
 
-from orthanc_rem import database, job_liveness, worker_log
-from orthanc_rem.config import load_settings
-from orthanc_rem.supervisor import PARENT_PID_VARIABLE
-from orthanc_rem.tasks import build_queue
+def exit_quietly_before_the_consumer_runs(signum: int, frame: FrameType | None) -> None:
+    """Stop a pool that is still starting: exit with status 0, without a traceback.
+
+    The plugin stops the pool with SIGINT, huey's graceful signal. Until huey's consumer installs
+    its own handlers, Python's default turns SIGINT into a KeyboardInterrupt: an Orthanc stopped
+    during the pool's first half-second (imports, migrations) wrote that traceback into Orthanc's
+    log, where it reads like a crash. Nothing runs yet that a stop would cut short; an unfinished
+    migration is rolled back by its transaction.
+    """
+    raise SystemExit(0)
+
+
+if __name__ == "__main__":
+    # Before the slow imports below (SQLAlchemy, pydicom, huey: most of a start's half-second).
+    signal.signal(signal.SIGINT, exit_quietly_before_the_consumer_runs)
+    signal.signal(signal.SIGTERM, exit_quietly_before_the_consumer_runs)
+
+import argparse  # noqa: E402
+import ctypes  # noqa: E402
+import gc  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from sqlalchemy.orm import configure_mappers  # noqa: E402
+
+from orthanc_rem import database, job_liveness, worker_log  # noqa: E402
+from orthanc_rem.config import load_settings  # noqa: E402
+from orthanc_rem.supervisor import PARENT_PID_VARIABLE  # noqa: E402
+from orthanc_rem.tasks import build_queue  # noqa: E402
 
 #: prctl(2) option: the signal a process gets when its parent (thread) dies.
 PR_SET_PDEATHSIG = 1
