@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from database_fixtures import database_url, database_url_unmigrated, sessions  # noqa: F401 - fixtures
+from database_fixtures import database_url, database_url_unmigrated, sessions, store  # noqa: F401 - fixtures
 
 #: The DICOM test corpus ships with the repository (``tests/corpus/``), so a clone anywhere passes.
 REPOSITORY_CORPUS = Path(__file__).resolve().parent / "corpus" / "dicom"

@@ -76,3 +76,19 @@ def database_url_unmigrated(request: pytest.FixtureRequest, tmp_path_factory: py
 @pytest.fixture
 def sessions(database_url: str):  # type: ignore[no-untyped-def]
     return database.session_factory(database_url)
+
+
+@pytest.fixture
+def store(sessions):  # type: ignore[no-untyped-def]
+    """Store a dose report as the workers do and return its study's id (the object must be imported
+    or replace an earlier one: a test that expects a refusal calls ``persistence`` itself)."""
+    from orthanc_rem import persistence
+
+    def store_report(report: object) -> int:
+        with sessions() as session:
+            result = persistence.store_report(session, report, orthanc_id=f"o-{report.sop_instance_uid}")  # type: ignore[attr-defined]
+        assert result.outcome in ("imported", "replaced"), result
+        assert result.study_id is not None, result
+        return int(result.study_id)
+
+    return store_report

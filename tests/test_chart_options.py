@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import equipment_admin, model, persistence
+from orthanc_rem import equipment_admin, model
 from orthanc_rem.charts import statistics as chart_statistics
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction import records
@@ -28,15 +28,6 @@ def client(tmp_path: Path, database_url: str, sessions: sessionmaker[Session]): 
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url="memory://", page_size=25)
     return dose_browser_client(settings, sessions)
 
-
-@pytest.fixture
-def store(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
-    def store_report(report: records.CtDoseReport) -> None:
-        with sessions() as session:
-            result = persistence.store_report(session, report, orthanc_id=f"o-{report.sop_instance_uid}")
-        assert result.study_id is not None, result
-
-    return store_report
 
 
 def study(number: int, description: str | None, dlps: list[float | None], **fields: Any) -> records.CtDoseReport:

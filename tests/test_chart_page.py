@@ -8,19 +8,17 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
 import browser
 from conftest import corpus_dir
 from orthanc_rem.config import Settings
 from orthanc_rem.ingest import ingest_object
-from web_clients import dose_browser_client
+from web_clients import dose_browser_client, served_dose_browser
 
 BASE_URL = "http://orthanc.test/rem/"
 CT_FILES = ("CT-RDSR-Siemens_Flash-TAP-SS.dcm", "CT-RDSR-ToshibaPixelMed.dcm", "CT-RDSR-GEPixelMed.dcm")
@@ -49,17 +47,8 @@ def test_each_list_page_has_the_chart_panel_and_its_scripts_are_served(settings,
 
 @pytest.fixture
 def served(settings, sessions) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The dose browser on a free loopback port, under /rem as Orthanc serves it."""
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    from web_clients import logged_in_wsgi
-
-    application = DispatcherMiddleware(lambda env, start: [], {"/rem": logged_in_wsgi(settings, sessions)})
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/rem"
-    server.shutdown()
+    with served_dose_browser(settings, sessions) as url:
+        yield url
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,15 +18,14 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
-from orthanc_rem import model, persistence
+from orthanc_rem import model
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction import records
 from orthanc_rem.users import VIEW
 from orthanc_rem_web.list_sorting import header_sort
 from test_web import ct_report, event
-from web_clients import client_with_groups, dose_browser_client
+from web_clients import client_with_groups, dose_browser_client, served_dose_browser
 
 BASE_URL = "http://orthanc.test/rem/"
 
@@ -41,16 +39,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 def client(settings: Settings, sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
     return dose_browser_client(settings, sessions)
 
-
-@pytest.fixture
-def store(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
-    def store_report(report: Any) -> int:
-        with sessions() as session:
-            result = persistence.store_report(session, report, orthanc_id=f"o-{report.sop_instance_uid}")
-        assert result.study_id is not None, result
-        return result.study_id
-
-    return store_report
 
 
 def page_text(client, path: str) -> str:  # type: ignore[no-untyped-def]
@@ -244,16 +232,8 @@ def test_a_cursor_that_is_not_ours_is_a_400(client, store):  # type: ignore[no-u
 
 @pytest.fixture
 def served(settings, sessions) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    from web_clients import logged_in_wsgi
-
-    application = DispatcherMiddleware(lambda env, start: [], {"/rem": logged_in_wsgi(settings, sessions)})
-    server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/rem"
-    server.shutdown()
+    with served_dose_browser(settings, sessions) as url:
+        yield url
 
 
 def with_station(report: records.CtDoseReport, station: str) -> records.CtDoseReport:

@@ -369,12 +369,9 @@ def test_detail_page_draws_the_map_in_chromium(loaded, sessions, database_url, t
     """The real page in headless Chromium: PSD, assumed flags and Plotly's drawing, with plotly.js
     from our own route (the test's Flask server is the only host Chromium can reach)."""
     import subprocess
-    import threading
-
-    from werkzeug.serving import make_server
 
     import browser
-    from web_clients import logged_in_wsgi
+    from web_clients import served_dose_browser
 
     if "sqlite" not in database_url:
         pytest.skip("one database is enough for the page")
@@ -384,28 +381,21 @@ def test_detail_page_draws_the_map_in_chromium(loaded, sessions, database_url, t
     row = cache.refresh_skin_dose(sessions, study_id)
     assert row is not None and row.peak_skin_dose_gy is not None
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url=f"sqlite:///{tmp_path / 'q.sqlite'}")
-    server = make_server("127.0.0.1", 0, logged_in_wsgi(settings, sessions), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/rf/{study_id}"
-        with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-            result = subprocess.run(
-                [
-                    browser.CHROMIUM,
-                    *browser.FLAGS,
-                    f"--user-data-dir={profile}",
-                    "--virtual-time-budget=20000",
-                    "--dump-dom",
-                    url,
-                ],
-                capture_output=True,
-                timeout=120,
-                check=False,
-            )
-        dom = result.stdout.decode("utf-8", errors="replace")
-    finally:
-        server.shutdown()
+    with served_dose_browser(settings, sessions) as base, tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        result = subprocess.run(
+            [
+                browser.CHROMIUM,
+                *browser.FLAGS,
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=20000",
+                "--dump-dom",
+                f"{base}/rf/{study_id}",
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    dom = result.stdout.decode("utf-8", errors="replace")
     assert f"{row.peak_skin_dose_gy:.3f} Gy" in dom, dom[-3000:]
     assert "1.786 m (assumed)" in dom and "73.2 kg (assumed)" in dom
     assert 'class="main-svg"' in dom  # Plotly drew the map

@@ -102,19 +102,6 @@ def ct_report(
 # --- fixtures -----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def store(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
-    def store_report(report: records.CtDoseReport) -> int:
-        with sessions() as session:
-            result = persistence.store_ct_report(
-                session, report, orthanc_id=f"orthanc-{report.sop_instance_uid}"
-            )
-        assert result.outcome in ("imported", "replaced"), result
-        assert result.study_id is not None
-        return result.study_id
-
-    return store_report
-
 
 @pytest.fixture
 def client(tmp_path: Path, database_url: str, sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
@@ -362,7 +349,7 @@ def test_detail_header(client, store):  # type: ignore[no-untyped-def]
     assert header["Total DLP"] == "641.89 mGy.cm"
     assert "1.2.3.5.99" in text  # the object processed
     assert "X-Ray Radiation Dose SR Storage" in text
-    assert 'href="../../app/explorer.html#instance?uuid=orthanc-1.2.3.5.99"' in text
+    assert 'href="../../app/explorer.html#instance?uuid=o-1.2.3.5.99"' in text
 
 
 def test_detail_list_of_events(client, store):  # type: ignore[no-untyped-def]

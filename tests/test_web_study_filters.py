@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem import identifiable_data, import_settings, ingest, persistence, study_filters
+from orthanc_rem import identifiable_data, import_settings, ingest, study_filters
 from orthanc_rem.config import Settings
 from orthanc_rem.extraction import records
 from orthanc_rem.extraction.dicom_file import read_dicom_file
@@ -30,16 +29,6 @@ def client(tmp_path: Path, database_url: str, sessions: sessionmaker[Session]): 
     settings = Settings(data_dir=tmp_path, database_url=database_url, queue_url="memory://", page_size=25)
     return dose_browser_client(settings, sessions)
 
-
-@pytest.fixture
-def store(sessions: sessionmaker[Session]):  # type: ignore[no-untyped-def]
-    def store_report(report: Any) -> int:
-        with sessions() as session:
-            result = persistence.store_report(session, report, orthanc_id=f"o-{report.sop_instance_uid}")
-        assert result.study_id is not None, result
-        return result.study_id
-
-    return store_report
 
 
 def accessions(client, query: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -8,10 +8,12 @@ page (its CSRF token included) and then send the session's CSRF token on every r
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask import Flask
@@ -134,3 +136,21 @@ def logged_in_wsgi(settings: Settings, sessions: sessionmaker[Session], groups: 
 
     app.wsgi_app = with_session  # type: ignore[method-assign]
     return app
+
+
+@contextlib.contextmanager
+def served_dose_browser(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[str]:
+    """The dose browser on a free loopback port, mounted under /rem as Orthanc serves it, logged in
+    as a user of every group: for headless Chromium, which can only reach a real server. Yields the
+    base URL (``http://127.0.0.1:PORT/rem``)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+    from werkzeug.serving import make_server
+
+    application = DispatcherMiddleware(lambda env, start: [], {"/rem": logged_in_wsgi(settings, sessions)})
+    server = make_server("127.0.0.1", 0, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/rem"
+    finally:
+        server.shutdown()
