@@ -61,6 +61,23 @@ _GLOG_PREFIX = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +[^\]]*\] ?")
 T = TypeVar("T")
 
 
+def orthanc_rem_section(
+    work: Path, database_url: str | None = None, *, workers: int = 2, **more: Any
+) -> dict[str, Any]:
+    """The ``OrthancRem`` section of a test Orthanc's configuration: the dose database (SQLite in
+    ``work`` unless one is given), the huey queue and the data folder (the workers' log) in
+    ``work``, and ``workers`` worker processes run by this interpreter. ``more`` adds or overrides
+    settings (``OrthancAuthorization``, ``StableAge``...)."""
+    return {
+        "Database": database_url or f"sqlite:///{work / 'rem.sqlite'}",
+        "Queue": f"sqlite:///{work / 'queue.sqlite'}",
+        "DataDirectory": str(work / "rem-data"),
+        "Workers": workers,
+        "WorkerPython": sys.executable,
+        **more,
+    }
+
+
 def missing_prerequisites() -> str | None:
     """Why the real-Orthanc tests cannot run here, or None when they can (Debian 12 packages installed)."""
     if not ORTHANC_BINARY.exists():
@@ -209,9 +226,7 @@ class OrthancProcess:
         assert self._process is not None
         # A plugin script that fails to import makes 1.10.1 exit with code 255 (measured).
         if self._process.poll() is not None:
-            raise RuntimeError(
-                f"Orthanc exited with code {self._process.returncode} during startup\n{self.log_tail()}"
-            )
+            raise RuntimeError(f"Orthanc exited with code {self._process.returncode} during startup\n{self.log_tail()}")
         try:
             self.get_json("/system", timeout=2)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -286,9 +301,7 @@ class OrthancProcess:
         Orthanc itself wants an account (then Orthanc's first user, which is also ours when it
         is ``admin``, as under scripts/serve). Its pages need a login: :meth:`log_in`.
         """
-        request = urllib.request.Request(
-            self.url(path), data=body, method=method, headers=dict(headers or {})
-        )
+        request = urllib.request.Request(self.url(path), data=body, method=method, headers=dict(headers or {}))
         credentials = self._credentials()
         if credentials is None and self.is_dose_browser(path):
             credentials = ("admin", self.dose_browser_password)
@@ -393,11 +406,7 @@ def _plugin_report(lines: list[str], start: int) -> tuple[str, str]:
     while end < len(lines) and not _GLOG_PREFIX.match(lines[end]) and lines[end].strip():
         end += 1
     summary = "\n".join(lines[start:end])
-    while (
-        end < len(lines)
-        and not _GLOG_PREFIX.match(lines[end])
-        and not lines[end].startswith(_TRACEBACK_START)
-    ):
+    while end < len(lines) and not _GLOG_PREFIX.match(lines[end]) and not lines[end].startswith(_TRACEBACK_START):
         end += 1
     return summary, "\n".join(lines[start:end])
 
@@ -412,9 +421,7 @@ def _python_traceback(lines: list[str], start: int) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def running_orthanc(
-    workdir: Path, *, expected_errors: Iterable[str] = (), **options: Any
-) -> Iterator[OrthancProcess]:
+def running_orthanc(workdir: Path, *, expected_errors: Iterable[str] = (), **options: Any) -> Iterator[OrthancProcess]:
     """Start an :class:`OrthancProcess`, yield it, stop it and fail on a hang or unexpected Python errors."""
     if missing_prerequisites():
         pytest.skip(f"real Orthanc not available: {missing_prerequisites()}")

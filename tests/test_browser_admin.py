@@ -9,7 +9,6 @@ Names and identifiers are read from the corpus object's header with pydicom.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from sqlalchemy import func, select
 import sr_facts
 from browser import CHROMIUM, FLAGS
 from browser_session import log_in
-from orthanc_harness import REPO_ROOT, running_orthanc, storescu
+from orthanc_harness import REPO_ROOT, orthanc_rem_section, running_orthanc, storescu
 from orthanc_rem import database, model
 
 pytestmark = pytest.mark.orthanc
@@ -34,13 +33,7 @@ SCREENSHOTS = os.environ.get("ORTHANC_REM_SCREENSHOTS")
 def orthanc_with_a_study(tmp_path, corpus):  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'orthanc-rem.sqlite'}"
     config = {
-        "OrthancRem": {
-            "Database": url,
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),
-            "Workers": 1,
-            "WorkerPython": sys.executable,
-        },
+        "OrthancRem": orthanc_rem_section(tmp_path, url, workers=1),
     }
     with running_orthanc(
         tmp_path / "orthanc", python_script=REPO_ROOT / "plugin" / "orthanc_rem_plugin.py", config=config

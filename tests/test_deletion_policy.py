@@ -3,14 +3,12 @@ that were extracted (or match no importer) go when the setting says so; a failed
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from sqlalchemy import func, select
 
 import sr_facts
 from made_objects import broken_dose_report
-from orthanc_harness import REPO_ROOT, running_orthanc, storescu
+from orthanc_harness import REPO_ROOT, orthanc_rem_section, running_orthanc, storescu
 from orthanc_rem import database, import_settings, model
 
 pytestmark = pytest.mark.orthanc
@@ -21,13 +19,7 @@ def orthanc_deleting(tmp_path, database_url):
     with database.session_factory(database_url)() as session:
         import_settings.change(session, delete_rdsr=True, delete_unmatched=True, delete_dx_images=False)
     config = {
-        "OrthancRem": {
-            "Database": database_url,
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),  # the workers' log file goes there
-            "Workers": 1,
-            "WorkerPython": sys.executable,
-        }
+        "OrthancRem": orthanc_rem_section(tmp_path, database_url, workers=1)
     }
     script = REPO_ROOT / "plugin" / "orthanc_rem_plugin.py"
     with running_orthanc(tmp_path / "orthanc", python_script=script, config=config) as orthanc:

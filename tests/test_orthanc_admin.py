@@ -6,14 +6,13 @@ progress endpoint is polled. Identifiers come from the corpus object's header.""
 from __future__ import annotations
 
 import json
-import sys
 import urllib.parse
 
 import pytest
 from sqlalchemy import func, select
 
 import sr_facts
-from orthanc_harness import REPO_ROOT, running_orthanc, storescu
+from orthanc_harness import REPO_ROOT, orthanc_rem_section, running_orthanc, storescu
 from orthanc_rem import database, model
 
 pytestmark = pytest.mark.orthanc
@@ -23,13 +22,7 @@ CT_FILE = "CT-ESR-GE_VCT.dcm"  # carries neither Patient's Size nor Patient's We
 
 def plugin_running(tmp_path, database_url: str, workers: int):  # type: ignore[no-untyped-def]
     config = {
-        "OrthancRem": {
-            "Database": database_url,
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),
-            "Workers": workers,
-            "WorkerPython": sys.executable,
-        },
+        "OrthancRem": orthanc_rem_section(tmp_path, database_url, workers=workers),
     }
     return running_orthanc(
         tmp_path / "orthanc", python_script=REPO_ROOT / "plugin" / "orthanc_rem_plugin.py", config=config

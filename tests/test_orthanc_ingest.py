@@ -7,7 +7,6 @@ Expected values are read from the DICOM files with plain pydicom (tests/sr_facts
 from __future__ import annotations
 
 import html
-import sys
 from collections import defaultdict
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy import func, select
 import sr_facts
 from browser_session import logged_in_dom
 from made_objects import broken_dose_report
-from orthanc_harness import REPO_ROOT, running_orthanc, storescu
+from orthanc_harness import REPO_ROOT, orthanc_rem_section, running_orthanc, storescu
 from orthanc_rem import database, model
 
 pytestmark = pytest.mark.orthanc
@@ -41,13 +40,7 @@ OTHER_FILES = ["ESR_non-dose.dcm", "DX-Im-GE_XR220-1.dcm", "NM-PetIm-GE.dcm"]
 @pytest.fixture
 def orthanc_with_plugin(tmp_path, database_url):
     config = {
-        "OrthancRem": {
-            "Database": database_url,
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),
-            "Workers": 2,
-            "WorkerPython": sys.executable,
-        },
+        "OrthancRem": orthanc_rem_section(tmp_path, database_url),
     }
     with running_orthanc(
         tmp_path / "orthanc",

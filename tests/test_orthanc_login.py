@@ -15,7 +15,6 @@ import html
 import json
 import os
 import re
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,7 +25,7 @@ import pytest
 from sqlalchemy import select
 
 from browser_session import chromium_page, log_in
-from orthanc_harness import REPO_ROOT, OrthancProcess, running_orthanc
+from orthanc_harness import REPO_ROOT, OrthancProcess, orthanc_rem_section, running_orthanc
 from orthanc_rem import database, model, users
 
 pytestmark = pytest.mark.orthanc
@@ -40,14 +39,9 @@ def plugin_config(
     return {
         "AuthenticationEnabled": orthanc_authentication,
         "RegisteredUsers": {"admin": admin_password, "orthanc-rem-worker": worker_password},
-        "OrthancRem": {
-            "Database": f"sqlite:///{tmp_path / 'rem.sqlite'}",
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),
-            "Workers": 1,
-            "WorkerPython": sys.executable,
-            "OrthancAuthorization": f"orthanc-rem-worker:{worker_password}",
-        },
+        "OrthancRem": orthanc_rem_section(
+            tmp_path, workers=1, OrthancAuthorization=f"orthanc-rem-worker:{worker_password}"
+        ),
     }
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 import sr_facts
 from browser_session import chromium_page, log_in
-from orthanc_harness import REPO_ROOT, OrthancProcess, free_ports, running_orthanc, storescu
+from orthanc_harness import REPO_ROOT, OrthancProcess, free_ports, orthanc_rem_section, running_orthanc, storescu
 from orthanc_rem import database, model
 from qr_studies import images_for, newer_cumulative_report
 
@@ -45,14 +45,7 @@ def peers(tmp_path, database_url):  # type: ignore[no-untyped-def]
         config={
             "AuthenticationEnabled": True,
             "RegisteredUsers": dict([ADMIN, WORKER]),
-            "OrthancRem": {
-                "Database": database_url,
-                "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-                "DataDirectory": str(tmp_path / "rem-data"),
-                "Workers": 2,
-                "WorkerPython": sys.executable,
-                "OrthancAuthorization": ":".join(WORKER),
-            },
+            "OrthancRem": orthanc_rem_section(tmp_path, database_url, OrthancAuthorization=":".join(WORKER)),
         },
     )
     with running_orthanc(

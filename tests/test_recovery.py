@@ -7,13 +7,11 @@ Real Orthanc 1.10.1 processes; expected SOP Instance UIDs are read from the file
 
 from __future__ import annotations
 
-import sys
-
 import pydicom
 import pytest
 from sqlalchemy import select
 
-from orthanc_harness import REPO_ROOT, running_orthanc
+from orthanc_harness import REPO_ROOT, orthanc_rem_section, running_orthanc
 from orthanc_rem import cli, database, model, recovery
 from orthanc_rem.config import load_settings
 from orthanc_rem.orthanc_client import OrthancClient
@@ -28,13 +26,7 @@ UNMATCHED_FILE = "NM-PetIm-GE.dcm"
 
 def _plugin_config(tmp_path, database_url: str, workers: int) -> dict:  # type: ignore[type-arg]
     return {
-        "OrthancRem": {
-            "Database": database_url,
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),
-            "Workers": workers,
-            "WorkerPython": sys.executable,
-        },
+        "OrthancRem": orthanc_rem_section(tmp_path, database_url, workers=workers),
     }
 
 

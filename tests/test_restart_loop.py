@@ -16,7 +16,14 @@ import pydicom
 import pytest
 from sqlalchemy import select
 
-from orthanc_harness import ORTHANC_BINARY, REPO_ROOT, OrthancProcess, missing_prerequisites, venv_python_path
+from orthanc_harness import (
+    ORTHANC_BINARY,
+    REPO_ROOT,
+    OrthancProcess,
+    missing_prerequisites,
+    orthanc_rem_section,
+    venv_python_path,
+)
 from orthanc_rem import database, model
 from orthanc_rem.restart_loop import keep_running
 
@@ -81,13 +88,7 @@ def test_orthanc_killed_by_sigsegv_comes_back_and_keeps_extracting(tmp_path, cor
         tmp_path / "orthanc",
         python_script=REPO_ROOT / "plugin" / "orthanc_rem_plugin.py",
         config={
-            "OrthancRem": {
-                "Database": url,
-                "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-                "DataDirectory": str(tmp_path / "rem-data"),
-                "Workers": 1,
-                "WorkerPython": sys.executable,
-            }
+            "OrthancRem": orthanc_rem_section(tmp_path, url, workers=1)
         },
     )
     orthanc.workdir.mkdir(parents=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import time
 
 import pydicom
@@ -18,7 +17,7 @@ import pytest
 
 import toshiba_screens as ts
 from browser_session import logged_in_dom
-from orthanc_harness import REPO_ROOT, running_orthanc, storescu
+from orthanc_harness import REPO_ROOT, orthanc_rem_section, running_orthanc, storescu
 from orthanc_rem import database
 from orthanc_rem.orthanc_client import OrthancClient
 from orthanc_rem.reprocess import retry_rejected
@@ -42,14 +41,7 @@ def orthanc(tmp_path, database_url):  # type: ignore[no-untyped-def]
         # As shipped: the plugin checks Orthanc's accounts itself (worker account narrowed), our login on /rem.
         "AuthenticationEnabled": False,
         "RegisteredUsers": dict([ADMIN, WORKER]),
-        "OrthancRem": {
-            "Database": database_url,
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),
-            "Workers": 2,
-            "WorkerPython": sys.executable,
-            "OrthancAuthorization": ":".join(WORKER),
-        },
+        "OrthancRem": orthanc_rem_section(tmp_path, database_url, OrthancAuthorization=":".join(WORKER)),
     }
     with running_orthanc(
         tmp_path / "orthanc", python_script=REPO_ROOT / "plugin" / "orthanc_rem_plugin.py", config=config

@@ -17,7 +17,7 @@ import pydicom
 import pytest
 from sqlalchemy import select
 
-from orthanc_harness import REPO_ROOT, running_orthanc
+from orthanc_harness import REPO_ROOT, orthanc_rem_section, running_orthanc
 from orthanc_rem import database, model
 from orthanc_rem.config import load_settings
 
@@ -47,13 +47,7 @@ def test_workers_hold_no_password_and_die_when_orthanc_is_killed(tmp_path):
     and their environment must not carry the admin password Orthanc's own environment has.
     """
     config = {
-        "OrthancRem": {
-            "Database": f"sqlite:///{tmp_path / 'rem.sqlite'}",
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),
-            "Workers": 2,
-            "WorkerPython": sys.executable,
-        },
+        "OrthancRem": orthanc_rem_section(tmp_path),
     }
     secret = "admin-secret-" + os.urandom(6).hex()
     with running_orthanc(
@@ -98,14 +92,7 @@ def test_the_worker_account_reads_objects_but_cannot_reconfigure_orthanc(tmp_pat
     config = {
         "AuthenticationEnabled": True,
         "RegisteredUsers": dict([admin, worker]),
-        "OrthancRem": {
-            "Database": url,
-            "Queue": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-            "DataDirectory": str(tmp_path / "rem-data"),
-            "Workers": 1,
-            "WorkerPython": sys.executable,
-            "OrthancAuthorization": ":".join(worker),
-        },
+        "OrthancRem": orthanc_rem_section(tmp_path, url, workers=1, OrthancAuthorization=":".join(worker)),
     }
     script = REPO_ROOT / "plugin" / "orthanc_rem_plugin.py"
     with running_orthanc(tmp_path / "orthanc", python_script=script, config=config) as orthanc:
