@@ -83,3 +83,32 @@ def test_upgrading_removes_the_empty_studies_earlier_versions_left(database_url_
         patients = connection.execute(text("SELECT count(*) FROM patient")).scalar()
     engine.dispose()
     assert (studies, patients) == (["1.2.3"], 1)
+
+
+def test_upgrading_keeps_the_file_of_a_size_import_that_has_not_run(database_url_unmigrated):
+    """Migration 0024 moves an uploaded size file out of the job's row into its own table."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from orthanc_rem import size_import_jobs
+
+    url = database_url_unmigrated
+    command.upgrade(database.alembic_config(url), "0020")
+    content = b"Accession,Height\nACC1,170\n"
+    engine = database.make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO size_import_job (filename, status, height_unit, rows_done, abort_requested,"
+                " created_at, csv_content, log) VALUES ('sizes.csv', 'columns', 'cm', 0, false,"
+                " CURRENT_TIMESTAMP, :content, '')"
+            ),
+            {"content": content},
+        )
+    engine.dispose()
+    database.upgrade_schema(url)
+    with database.session_factory(url)() as session:
+        (job,) = size_import_jobs.list_jobs(session)
+        assert job.csv_content == content
+        assert size_import_jobs.headers(job) == ("Accession", "Height")
+    database.dispose_all()

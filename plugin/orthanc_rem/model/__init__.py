@@ -37,7 +37,7 @@ from orthanc_rem.model.projection import (
 )
 from orthanc_rem.model.qr import QrLogLine, QrNode, QrQuery, QrResult, QrRetrievedObject, QrSchedule
 from orthanc_rem.model.settings import ImportSettings, NotPatientPattern
-from orthanc_rem.model.size_import import SizeImportJob
+from orthanc_rem.model.size_import import SizeImportFile, SizeImportJob
 from orthanc_rem.model.skin_dose import SkinDoseDevice, SkinDoseMap
 from orthanc_rem.model.summaries import StudyTotals, SystemStudyCount
 from orthanc_rem.model.users import DoseBrowserUser
@@ -72,6 +72,7 @@ __all__ = [
     "QrRetrievedObject",
     "QrSchedule",
     "RejectedObject",
+    "SizeImportFile",
     "SizeImportJob",
     "SkinDoseDevice",
     "SkinDoseMap",
