@@ -4,7 +4,7 @@ home page and at ``/api/status``; unmatched objects are counted but not listed a
 from __future__ import annotations
 
 from orthanc_rem import model
-from test_web import api, client, ct_report, page, reject, store  # noqa: F401 - fixtures
+from test_web import api, client, ct_report, page, reject  # noqa: F401 - fixtures
 
 
 def test_failed_warned_and_unmatched_objects_are_counted_where_an_operator_looks(client, store, sessions):  # noqa: F811
