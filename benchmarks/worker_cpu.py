@@ -148,6 +148,9 @@ def measure(args: argparse.Namespace) -> None:
     tasks.log_outcome = timed("log", tasks.log_outcome)
     huey = queue.huey
 
+    statements = _StatementCounter()
+    backends = _BackendCpu(settings.database_url)
+
     def run(count: int) -> None:
         for _ in range(count):
             started = clock()
@@ -166,9 +169,13 @@ def measure(args: argparse.Namespace) -> None:
 
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
+    statements.reset()
+    backends.start()
     started = clock()
     run(len(measured))
     total = clock() - started
+    backend_seconds = backends.stop()
+    counted = dict(statements.counts)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -181,8 +188,79 @@ def measure(args: argparse.Namespace) -> None:
     if stored != len(warm_up) + len(measured):
         sys.exit(f"only {stored} of {len(warm_up) + len(measured)} objects were stored: see {data_dir}")
     spent["other"] = total - sum(v for k, v in spent.items() if k != "other")
-    result = {"count": len(measured), "total": total, "warm_up": first_objects, "phases": spent}
+    result = {
+        "count": len(measured), "total": total, "warm_up": first_objects, "phases": spent,
+        "statements": counted, "backend": backend_seconds,
+    }
     json.dump({**result, "module": persistence.__file__}, sys.stdout)
+
+
+class _StatementCounter:
+    """Round trips to the database server, counted by kind: the statements SQLAlchemy sends
+    (each ``cursor.execute`` or ``executemany``, including a multi-row INSERT), and the BEGIN,
+    COMMIT and ROLLBACK around them (psycopg2 sends BEGIN on its own before a transaction's first
+    statement). SQLite has no server, but the count says the same of the work done."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import Engine, event
+
+        self.counts: dict[str, int] = {}
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "begin", lambda _connection: self._count("begin"))
+        event.listen(Engine, "commit", lambda _connection: self._count("commit"))
+        event.listen(Engine, "rollback", lambda _connection: self._count("rollback"))
+
+    def _statement(self, _connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        self._count(statement.split(None, 1)[0].upper())
+
+    def _count(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def reset(self) -> None:
+        self.counts.clear()
+
+
+class _BackendCpu:
+    """CPU time of the PostgreSQL server processes serving this database (the worker's pooled
+    connections), read from ``/proc`` (the server runs on this machine in the benchmarks): parsing,
+    planning, index maintenance and WAL of the worker's statements, which the machine's cores pay
+    as much as the worker's own Python. None on SQLite (its work is inside the worker's process)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.before: dict[int, float] = {}
+
+    def _backends(self) -> dict[int, float]:
+        import psycopg2
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(self.url)
+        with psycopg2.connect(host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database) as c:
+            with c.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                pids = [pid for (pid,) in cursor.fetchall()]
+        c.close()
+        ticks = os.sysconf("SC_CLK_TCK")
+        seconds = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        return seconds
+
+    def start(self) -> None:
+        if self.url.startswith("postgresql"):
+            self.before = self._backends()
+
+    def stop(self) -> float | None:
+        if not self.url.startswith("postgresql"):
+            return None
+        after = self._backends()
+        return sum(seconds - self.before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 # --- the comparison -------------------------------------------------------------------------------
@@ -259,6 +337,18 @@ def compare(args: argparse.Namespace) -> None:
         totals = ", ".join(f"{per_object(r, 'total'):.1f}" for r in rounds)
         first = statistics.mean(1000 * r["warm_up"] for r in rounds)
         print(f"{side}: total per round {totals} ms; first {len(warm_up)} objects of a fresh worker {first:.0f} ms")
+        counts: dict[str, float] = {}
+        for r in rounds:
+            for kind, number in r["statements"].items():
+                counts[kind] = counts.get(kind, 0) + number / r["count"] / len(rounds)
+        kinds = ", ".join(f"{kind} {number:.1f}" for kind, number in sorted(counts.items(), key=lambda kv: -kv[1]))
+        print(f"{side}: round trips per object {sum(counts.values()):.1f} ({kinds})")
+        backend = [1000 * r["backend"] / r["count"] for r in rounds if r["backend"] is not None]
+        if backend:
+            print(
+                f"{side}: PostgreSQL server CPU ms per object {min(backend):.2f} (min), {statistics.mean(backend):.2f}"
+                " (mean) (/proc, 10 ms ticks per server process)"
+            )
     if len(sides) == 2:
         old, new = (per_object(fastest[side], "total") for side in sides)
         old_mean, new_mean = (statistics.mean(per_object(r, "total") for r in results[side]) for side in sides)
