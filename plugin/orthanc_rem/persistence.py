@@ -68,9 +68,7 @@ def store_report(
     in the same transaction, because the object is no longer a problem.
     """
     try:
-        result = _store_report(session, report, orthanc_id)
-        if source is not None:
-            session.execute(store_statements.statement(session, "forget_rejection"), {"source": source})
+        result = _store_report(session, report, orthanc_id, source)
         session.commit()
         return result
     except IntegrityError:
@@ -86,17 +84,28 @@ def store_report(
 store_ct_report = store_report
 
 
-def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) -> IngestResult:
+def _store_report(
+    session: Session, report: DoseReport, orthanc_id: str | None, source: str | None = None
+) -> IngestResult:
+    """Store one report in the caller's transaction; an earlier rejection of ``source`` (if
+    given) is removed, whatever the outcome (a duplicate is no problem of the object either)."""
     # The report's rows are built before the first statement: on SQLite that statement takes the
     # database's write lock (BEGIN IMMEDIATE), which every other worker then waits for.
     row = _dose_report_row(report)
+    identity = equipment_identity_hash(report.equipment)
+    known_study, equipment_id, user_defined_modality, rejected = session.execute(
+        store_statements.statement(session, "object_lookup"),
+        {"uid": report.sop_instance_uid, "identity": identity, "source": source},
+    ).one()
+    if rejected:
+        session.execute(store_statements.statement(session, "forget_rejection"), {"source": source})
     # Before any row is written: a duplicate must not create the study (or equipment) of its header.
-    known_study = session.scalar(
-        store_statements.statement(session, "processed_study"), {"uid": report.sop_instance_uid}
-    )
     if known_study is not None:
         return IngestResult(Outcome.DUPLICATE, known_study, "SOP Instance UID already processed")
-    equipment = _equipment(session, report.equipment)
+    if equipment_id is not None:
+        equipment = _EquipmentKey(equipment_id, user_defined_modality)
+    else:
+        equipment = _equipment(session, report.equipment, identity)
     policy = identifiable_data.policy_cache.get(session)
     study_id = _new_study(session, report, equipment, policy)
     if study_id is not None:
@@ -288,15 +297,14 @@ class _EquipmentKey:
     user_defined_modality: str | None
 
 
-def _equipment(session: Session, equipment: records.Equipment) -> _EquipmentKey:
-    """The equipment row for these 8 fields, created on first sight (race-safe by its unique hash)."""
-    identity = {"identity": equipment_identity_hash(equipment)}
+def _equipment(session: Session, equipment: records.Equipment, identity_hash: str) -> _EquipmentKey:
+    """The equipment row for these 8 fields (``identity_hash``), which ``object_lookup`` did not
+    find: created on first sight (race-safe by its unique hash), or the row another worker has
+    just created."""
+    identity = {"identity": identity_hash}
     lookup = store_statements.statement(session, "equipment_key")
-    existing = session.execute(lookup, identity).one_or_none()
-    if existing is not None:
-        return _EquipmentKey(*existing)
     values = dict(
-        identity_hash=identity["identity"],
+        identity_hash=identity_hash,
         manufacturer=equipment.manufacturer,
         institution_name=equipment.institution_name,
         station_name=equipment.station_name,
@@ -521,9 +529,7 @@ def _replace_study_content(
         session.execute(delete(table).where(table.study_fk == study_id))
     results = []
     for report, orthanc_id, source in reports:
-        results.append(_store_report(session, report, orthanc_id))
-        if source is not None:
-            session.execute(delete(model.RejectedObject).where(model.RejectedObject.source == source))
+        results.append(_store_report(session, report, orthanc_id, source))
     remaining = select(model.ProcessedObject.id).where(model.ProcessedObject.study_fk == study_id).limit(1)
     if session.scalar(remaining) is None:
         # Every object now belongs to another study (its Study Instance UID reads differently):
