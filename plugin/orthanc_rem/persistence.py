@@ -110,7 +110,7 @@ def _store_report(
     study_id = _new_study(session, report, equipment, policy)
     if study_id is not None:
         modality = effective_modality(report.modality, equipment.user_defined_modality)
-        result = _add_to_new_study(session, study_id, row, report, policy, modality)
+        result = _add_to_new_study(session, study_id, row, report, policy, modality, equipment.id)
     else:
         result = _add_to_stored_study(session, row, report, equipment, policy)
     _mark_processed(session, result.study_id, report, orthanc_id)  # type: ignore[arg-type]
@@ -124,6 +124,7 @@ def _add_to_new_study(
     report: DoseReport,
     policy: identifiable_data.IdentifiableDataPolicy,
     modality: str,
+    equipment_id: int,
 ) -> IngestResult:
     """The first report of a study: nothing to compare it with, so it is imported, with Core
     inserts only (the study's header went in with its INSERT; no ORM object is loaded), and
@@ -135,8 +136,14 @@ def _add_to_new_study(
     patient = {"study_fk": study_id, **_patient_values(report, policy)}
     session.execute(store_statements.statement(session, "new_patient"), patient)
     study_totals.insert_for_new_study(session, study_id, study_totals.of_new_report(report, row, modality))
-    if isinstance(report, records.CtDoseReport):
-        chart_events.insert_for_new_study(session, study_id)  # the charts' copy of its CT events
+    if isinstance(report, records.CtDoseReport):  # the charts' copy of its CT events
+        study = {
+            "id": study_id,
+            "modality": modality,
+            "study_date": report.study.study_date,
+            "equipment_id": equipment_id,
+        }
+        chart_events.insert_for_new_study(session, study, row)
     return IngestResult(Outcome.IMPORTED, study_id)
 
 
