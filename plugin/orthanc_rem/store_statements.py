@@ -10,10 +10,11 @@ The statements themselves are those ``persistence`` wrote inline before: same ta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, delete, exists, insert, select
+from sqlalchemy import Executable, Table, bindparam, cast, delete, exists, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -78,6 +79,41 @@ def _new_study(dialect: str) -> Executable:
     """Returns the new study's id, or nothing when the Study Instance UID is stored already."""
     statement = dialect_insert(dialect, model.Study).on_conflict_do_nothing(index_elements=["study_instance_uid"])
     return statement.returning(table(model.Study).c.id)
+
+
+@cache
+def new_study_with_patient_and_totals(
+    study_columns: Iterable[str], patient_columns: Iterable[str], totals_columns: Iterable[str]
+) -> Executable:
+    """PostgreSQL only: ``new_study``, and in the same statement the new study's ``patient`` and
+    ``study_totals`` rows (data-modifying CTEs reading the new study's id). Nothing but the
+    study's id is returned; when the study exists already, nothing is inserted and nothing
+    returned, as ``new_study`` does.
+
+    Two round trips fewer per new study than three INSERTs (issue 6 §5: each is a statement the
+    server parses, plans and answers, and the worker sends and reads). The parameters are the
+    study's columns by name, the patient's prefixed ``patient_``, the totals' ``totals_``; the
+    columns (tuples, for the cache) are those the caller has values for. SQLite has no
+    data-modifying CTEs: there ``persistence`` runs the three INSERTs.
+    """
+    study, patient, totals = (table(m) for m in (model.Study, model.Patient, model.StudyTotals))
+    new = (
+        dialect_insert("postgresql", model.Study)
+        .values({name: bindparam(name, type_=study.c[name].type) for name in study_columns})
+        .on_conflict_do_nothing(index_elements=["study_instance_uid"])
+        .returning(study.c.id)
+        .cte("new_study")
+    )
+
+    def rows_of_new_study(target: Table, prefix: str, columns: Iterable[str]) -> Any:
+        # Typed: PostgreSQL would take an untyped NULL in a SELECT list for text.
+        values = [cast(bindparam(f"{prefix}{name}"), target.c[name].type) for name in columns]
+        return insert(target).from_select(["study_fk", *columns], select(new.c.id, *values)).cte(f"new_{target.name}")
+
+    return select(new.c.id).add_cte(
+        rows_of_new_study(patient, "patient_", patient_columns),
+        rows_of_new_study(totals, "totals_", totals_columns),
+    )
 
 
 def _new_processed_object(_dialect: str) -> Executable:
