@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from baseline import REPO, revision_tree, scratch_database
+from server_cpu import PostgresServerCpu
 
 PHASES = ("dequeue", "fetch", "read", "extract", "store", "log", "other")
 
@@ -149,7 +150,7 @@ def measure(args: argparse.Namespace) -> None:
     huey = queue.huey
 
     statements = _StatementCounter()
-    backends = _BackendCpu(settings.database_url)
+    backends = PostgresServerCpu(settings.database_url)
 
     def run(count: int) -> None:
         for _ in range(count):
@@ -218,49 +219,6 @@ class _StatementCounter:
 
     def reset(self) -> None:
         self.counts.clear()
-
-
-class _BackendCpu:
-    """CPU time of the PostgreSQL server processes serving this database (the worker's pooled
-    connections), read from ``/proc`` (the server runs on this machine in the benchmarks): parsing,
-    planning, index maintenance and WAL of the worker's statements, which the machine's cores pay
-    as much as the worker's own Python. None on SQLite (its work is inside the worker's process)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.before: dict[int, float] = {}
-
-    def _backends(self) -> dict[int, float]:
-        import psycopg2
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(self.url)
-        with psycopg2.connect(host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database) as c:
-            with c.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-                pids = [pid for (pid,) in cursor.fetchall()]
-        c.close()
-        ticks = os.sysconf("SC_CLK_TCK")
-        seconds = {}
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        return seconds
-
-    def start(self) -> None:
-        if self.url.startswith("postgresql"):
-            self.before = self._backends()
-
-    def stop(self) -> float | None:
-        if not self.url.startswith("postgresql"):
-            return None
-        after = self._backends()
-        return sum(seconds - self.before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 # --- the comparison -------------------------------------------------------------------------------
