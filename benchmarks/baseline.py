@@ -45,6 +45,30 @@ def revision_module(revision: str, path: str, name: str, folder: Path) -> Module
     return module
 
 
+def revision_modules(revision: str, names: list[str], suffix: str, folder: Path) -> dict[str, ModuleType]:
+    """The ``orthanc_rem`` modules ``names`` (e.g. ``["bulk_rows", "persistence"]``) as they were at
+    ``revision``, imported as ``orthanc_rem.<name><suffix>`` beside this checkout's, each seeing the
+    older versions of the modules loaded before it: list a module after those it imports. Modules
+    not listed are this checkout's (so the older ones must be API-compatible with those)."""
+    import orthanc_rem
+
+    loaded: dict[str, ModuleType] = {}
+    for name in names:
+        saved = {other: (sys.modules[f"orthanc_rem.{other}"], getattr(orthanc_rem, other)) for other in loaded}
+        try:
+            for other, module in loaded.items():  # ``from orthanc_rem import x`` binds these at import
+                sys.modules[f"orthanc_rem.{other}"] = module
+                setattr(orthanc_rem, other, module)
+            loaded[name] = revision_module(
+                revision, f"plugin/orthanc_rem/{name}.py", f"orthanc_rem.{name}{suffix}", folder
+            )
+        finally:
+            for other, (module, attribute) in saved.items():
+                sys.modules[f"orthanc_rem.{other}"] = module
+                setattr(orthanc_rem, other, attribute)
+    return loaded
+
+
 @contextmanager
 def scratch_database(kind: str, folder: Path) -> Iterator[str]:
     """The URL of a new, empty dose database (``sqlite`` file in ``folder`` or ``postgres``),

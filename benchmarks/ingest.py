@@ -58,6 +58,7 @@ from orthanc_harness import OrthancProcess  # noqa: E402
 from orthanc_rem import database, model  # noqa: E402
 from orthanc_rem.tasks import create_huey  # noqa: E402
 from scale_out import Site, make_node, missing_scale_out_prerequisites, node_config, shared_site  # noqa: E402
+from server_cpu import PostgresServerCpu  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -188,6 +189,8 @@ class Measurement:
     #: Objects stored by Orthanc but without their row yet when the last C-STORE was answered.
     backlog_at_last_cstore: int = 0
     missing: int = 0
+    #: CPU seconds of the PostgreSQL server processes serving the dose database (None on SQLite).
+    database_server_cpu: float | None = None
 
     def cpu_ms_per_object(self, role: str) -> float:
         return self.cpu[role] / self.count * 1000
@@ -233,6 +236,9 @@ def measure_nodes(
     samplers = [ProcessTreeSampler(pid) for _port, _aet, pid in nodes]
     for sampler in samplers:
         sampler.start()
+    server = PostgresServerCpu(database_url) if database_url is not None else None
+    if server is not None:
+        server.start()
     start = time.time()
     sent: dict[str, float] = {}
     per_node = max(1, associations // len(nodes))
@@ -256,6 +262,7 @@ def measure_nodes(
             rows = processed_times(database_url)
     else:
         time.sleep(0.5)  # let Orthanc finish what follows a store (its change thread, the index)
+    server_cpu = server.stop() if server is not None else None
     cpu = {"orthanc": 0.0, "workers": 0.0}
     for sampler in samplers:
         sampler.stop_event.set()
@@ -270,6 +277,7 @@ def measure_nodes(
         peak_workers_total=sum(sampler.peak_workers_total for sampler in samplers),
         peak_worker_single=max(sampler.peak_worker_single for sampler in samplers),
         missing=len(files) - len(sent),
+        database_server_cpu=server_cpu,
     )
     if database_url is not None:
         last_row = 0.0
@@ -418,6 +426,11 @@ def report(label: str, ours: Measurement, bare: Measurement) -> None:
         f"added CPU per object:      {added:.1f} ms = plugin share in Orthanc {plugin_share:.1f} "
         f"+ workers {workers:.1f} (Orthanc with plugin {ours.cpu_ms_per_object('orthanc'):.1f})"
     )
+    if ours.database_server_cpu is not None:
+        print(
+            f"PostgreSQL server CPU:     {1000 * ours.database_server_cpu / ours.count:.1f} ms/object "
+            "(its processes serving the dose database; not in the ratios)"
+        )
     print(
         f"peak RSS: Orthanc {ours.peak_orthanc / MIB:.0f} MiB (bare {bare.peak_orthanc / MIB:.0f} MiB), "
         f"workers {ours.peak_workers_total / MIB:.0f} MiB in total (largest {ours.peak_worker_single / MIB:.0f} MiB)"

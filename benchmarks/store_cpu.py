@@ -3,11 +3,13 @@ this checkout's, interleaved object by object in one process.
 
 ``worker_cpu.py`` compares whole worker code paths in separate processes, round by round; on a
 machine others load, its rounds differ by a third. Storing is the phase most levers change, and
-this compares it more tightly: both versions of ``persistence.py`` are loaded in one process
-(the older one from ``git show REV:plugin/orthanc_rem/persistence.py``, on this checkout's other
-modules, so REV must be API-compatible with them: ff2de7a and later are), the same extracted
-reports are stored by each into its own fresh database, alternating object by object, and process
-CPU time is summed per side::
+this compares it more tightly: both versions of ``persistence.py`` are loaded in one process (the
+older one from ``git show REV:plugin/orthanc_rem/persistence.py``, with the modules of storing it
+calls as they were at REV too: ``bulk_rows``, ``ct_rows``, ``store_statements``, ``chart_events``,
+``study_totals``; the others are this checkout's, so REV must be API-compatible with them: ff2de7a
+and later are), the same extracted reports are stored by each into its own fresh database,
+alternating object by object, and process CPU time is summed per side; on PostgreSQL also the
+server's CPU per object for each side's database (``server_cpu``)::
 
     PYTHONPATH=plugin .venv/bin/python benchmarks/store_cpu.py --baseline ff2de7a [--count 200]
     PYTHONPATH=plugin .venv/bin/python benchmarks/store_cpu.py --baseline ff2de7a --database postgres
@@ -20,11 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from baseline import revision_module, scratch_database
+from baseline import revision_modules, scratch_database
 from dose_copies import TEMPLATES, make_reports
 from orthanc_rem import database, persistence
 from orthanc_rem.extraction.dicom_file import read_dicom_file
 from orthanc_rem.extraction.dispatch import extract
+from server_cpu import PostgresServerCpu
 
 WARM_UP = len(TEMPLATES["ct"])
 
@@ -37,9 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="orthanc-rem-store-cpu-") as tmp:
         folder = Path(tmp)
-        older = revision_module(
-            args.baseline, "plugin/orthanc_rem/persistence.py", "orthanc_rem.persistence_baseline", folder
-        )
+        names = ["bulk_rows", "ct_rows", "store_statements", "chart_events", "study_totals", "persistence"]
+        older = revision_modules(args.baseline, names, "_baseline", folder)["persistence"]
         sides = {f"baseline {args.baseline}": older, "this checkout": persistence}
         reports = [extract(read_dicom_file(path))[1] for path in make_reports(WARM_UP + args.count, folder / "o")]
         with scratch_database(args.database, folder) as old_url, scratch_database(args.database, folder) as new_url:
@@ -48,7 +50,11 @@ def main() -> None:
                 database.upgrade_schema(url)
             sessions = {side: database.session_factory(url) for side, url in urls.items()}
             spent = dict.fromkeys(sides, 0.0)
+            servers = {side: PostgresServerCpu(url) for side, url in urls.items()}
             for number, report in enumerate(reports):
+                if number == WARM_UP:
+                    for server in servers.values():
+                        server.start()
                 # Alternate which side goes first, so that neither always follows the other.
                 order = list(sides) if number % 2 else list(reversed(sides))
                 for side in order:
@@ -58,10 +64,14 @@ def main() -> None:
                     if number >= WARM_UP:
                         spent[side] += time.process_time() - started
                     assert result.outcome == "imported", result
+            server_spent = {side: server.stop() for side, server in servers.items()}
             database.dispose_all()
     print(f"{args.count} CT objects ({', '.join(TEMPLATES['ct'])}), database {args.database}")
     for side, seconds in spent.items():
         print(f"store CPU per object, {side}: {1000 * seconds / args.count:.2f} ms")
+    for side, seconds in server_spent.items():
+        if seconds is not None:
+            print(f"PostgreSQL server CPU per object, {side}: {1000 * seconds / args.count:.2f} ms (/proc)")
     old, new = spent.values()
     print(f"RATIO this checkout / baseline {args.baseline}, store CPU per CT object: {new / old:.2f}")
 

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from baseline import REPO, revision_tree, scratch_database
+from server_cpu import PostgresServerCpu
 
 PHASES = ("dequeue", "fetch", "read", "extract", "store", "log", "other")
 
@@ -148,6 +149,9 @@ def measure(args: argparse.Namespace) -> None:
     tasks.log_outcome = timed("log", tasks.log_outcome)
     huey = queue.huey
 
+    statements = _StatementCounter()
+    backends = PostgresServerCpu(settings.database_url)
+
     def run(count: int) -> None:
         for _ in range(count):
             started = clock()
@@ -166,9 +170,13 @@ def measure(args: argparse.Namespace) -> None:
 
         profiler = cProfile.Profile(time.process_time)
         profiler.enable()
+    statements.reset()
+    backends.start()
     started = clock()
     run(len(measured))
     total = clock() - started
+    backend_seconds = backends.stop()
+    counted = dict(statements.counts)
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(args.profile)
@@ -181,8 +189,36 @@ def measure(args: argparse.Namespace) -> None:
     if stored != len(warm_up) + len(measured):
         sys.exit(f"only {stored} of {len(warm_up) + len(measured)} objects were stored: see {data_dir}")
     spent["other"] = total - sum(v for k, v in spent.items() if k != "other")
-    result = {"count": len(measured), "total": total, "warm_up": first_objects, "phases": spent}
+    result = {
+        "count": len(measured), "total": total, "warm_up": first_objects, "phases": spent,
+        "statements": counted, "backend": backend_seconds,
+    }
     json.dump({**result, "module": persistence.__file__}, sys.stdout)
+
+
+class _StatementCounter:
+    """Round trips to the database server, counted by kind: the statements SQLAlchemy sends
+    (each ``cursor.execute`` or ``executemany``, including a multi-row INSERT), and the BEGIN,
+    COMMIT and ROLLBACK around them (psycopg2 sends BEGIN on its own before a transaction's first
+    statement). SQLite has no server, but the count says the same of the work done."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import Engine, event
+
+        self.counts: dict[str, int] = {}
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "begin", lambda _connection: self._count("begin"))
+        event.listen(Engine, "commit", lambda _connection: self._count("commit"))
+        event.listen(Engine, "rollback", lambda _connection: self._count("rollback"))
+
+    def _statement(self, _connection: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        self._count(statement.split(None, 1)[0].upper())
+
+    def _count(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def reset(self) -> None:
+        self.counts.clear()
 
 
 # --- the comparison -------------------------------------------------------------------------------
@@ -259,6 +295,18 @@ def compare(args: argparse.Namespace) -> None:
         totals = ", ".join(f"{per_object(r, 'total'):.1f}" for r in rounds)
         first = statistics.mean(1000 * r["warm_up"] for r in rounds)
         print(f"{side}: total per round {totals} ms; first {len(warm_up)} objects of a fresh worker {first:.0f} ms")
+        counts: dict[str, float] = {}
+        for r in rounds:
+            for kind, number in r["statements"].items():
+                counts[kind] = counts.get(kind, 0) + number / r["count"] / len(rounds)
+        kinds = ", ".join(f"{kind} {number:.1f}" for kind, number in sorted(counts.items(), key=lambda kv: -kv[1]))
+        print(f"{side}: round trips per object {sum(counts.values()):.1f} ({kinds})")
+        backend = [1000 * r["backend"] / r["count"] for r in rounds if r["backend"] is not None]
+        if backend:
+            print(
+                f"{side}: PostgreSQL server CPU ms per object {min(backend):.2f} (min), {statistics.mean(backend):.2f}"
+                " (mean) (/proc, 10 ms ticks per server process)"
+            )
     if len(sides) == 2:
         old, new = (per_object(fastest[side], "total") for side in sides)
         old_mean, new_mean = (statistics.mean(per_object(r, "total") for r in results[side]) for side in sides)

@@ -37,6 +37,9 @@ class NewRow:
     model_class: type[model.Base]
     values: dict[str, Any]
     children: dict[str, Any] = field(default_factory=dict)  # a row, a list of rows, or None
+    #: The new row's primary key once ``insert_rows`` has inserted it, for rows whose table has
+    #: child tables (their INSERT returns the ids anyway); None otherwise.
+    id: int | None = None
 
 
 #: (row, foreign key column name -> parent id) for one level of the tree.
@@ -110,6 +113,8 @@ def _insert_level(connection: Any, shape: _Shape, items: _Pending) -> _Pending:
     ids = connection.execute(shape.insert_returning_ids, values).scalars().all()
     pending: _Pending = []
     for (row, _key), new_id in zip(items, ids, strict=True):
+        if type(row) is NewRow:
+            row.id = new_id
         related = row.children if type(row) is NewRow else row.__dict__
         for name, foreign_key in shape.children:
             value = related.get(name)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -68,9 +68,7 @@ def store_report(
     in the same transaction, because the object is no longer a problem.
     """
     try:
-        result = _store_report(session, report, orthanc_id)
-        if source is not None:
-            session.execute(store_statements.statement(session, "forget_rejection"), {"source": source})
+        result = _store_report(session, report, orthanc_id, source)
         session.commit()
         return result
     except IntegrityError:
@@ -86,22 +84,35 @@ def store_report(
 store_ct_report = store_report
 
 
-def _store_report(session: Session, report: DoseReport, orthanc_id: str | None) -> IngestResult:
+def _store_report(
+    session: Session, report: DoseReport, orthanc_id: str | None, source: str | None = None
+) -> IngestResult:
+    """Store one report in the caller's transaction; an earlier rejection of ``source`` (if
+    given) is removed, whatever the outcome (a duplicate is no problem of the object either)."""
     # The report's rows are built before the first statement: on SQLite that statement takes the
     # database's write lock (BEGIN IMMEDIATE), which every other worker then waits for.
     row = _dose_report_row(report)
+    identity = equipment_identity_hash(report.equipment)
+    known_study, equipment_id, user_defined_modality, rejected = session.execute(
+        store_statements.statement(session, "object_lookup"),
+        {"uid": report.sop_instance_uid, "identity": identity, "source": source},
+    ).one()
+    if rejected:
+        session.execute(store_statements.statement(session, "forget_rejection"), {"source": source})
     # Before any row is written: a duplicate must not create the study (or equipment) of its header.
-    known_study = session.scalar(
-        store_statements.statement(session, "processed_study"), {"uid": report.sop_instance_uid}
-    )
     if known_study is not None:
         return IngestResult(Outcome.DUPLICATE, known_study, "SOP Instance UID already processed")
-    equipment = _equipment(session, report.equipment)
+    if equipment_id is not None:
+        equipment = _EquipmentKey(equipment_id, user_defined_modality)
+    else:
+        equipment = _equipment(session, report.equipment, identity)
     policy = identifiable_data.policy_cache.get(session)
-    study_id = _new_study(session, report, equipment, policy)
+    modality = effective_modality(report.modality, equipment.user_defined_modality)
+    study_id, header_rows_written = _new_study(session, report, equipment, policy, row, modality)
     if study_id is not None:
-        modality = effective_modality(report.modality, equipment.user_defined_modality)
-        result = _add_to_new_study(session, study_id, row, report, policy, modality)
+        result = _add_to_new_study(
+            session, study_id, row, report, policy, modality, equipment.id, header_rows_written
+        )
     else:
         result = _add_to_stored_study(session, row, report, equipment, policy)
     _mark_processed(session, result.study_id, report, orthanc_id)  # type: ignore[arg-type]
@@ -115,19 +126,31 @@ def _add_to_new_study(
     report: DoseReport,
     policy: identifiable_data.IdentifiableDataPolicy,
     modality: str,
+    equipment_id: int,
+    header_rows_written: bool,
 ) -> IngestResult:
     """The first report of a study: nothing to compare it with, so it is imported, with Core
     inserts only (the study's header went in with its INSERT; no ORM object is loaded), and
-    the study's totals are this report's (the lists filter and sort on them)."""
+    the study's totals are this report's (the lists filter and sort on them).
+
+    ``header_rows_written``: the study's INSERT wrote its patient and totals rows too (see
+    ``_new_study``)."""
     if row is None:  # an image: the study's image report starts with it
         row = projection_rows.radiation_dose_row(report)  # type: ignore[arg-type]
         projection_rows.recompute_image_accumulation(row)
     bulk_rows.insert_rows(session, [row], study_fk=study_id)
-    patient = {"study_fk": study_id, **_patient_values(report, policy)}
-    session.execute(store_statements.statement(session, "new_patient"), patient)
-    study_totals.insert_for_new_study(session, study_id, study_totals.of_new_report(report, row, modality))
-    if isinstance(report, records.CtDoseReport):
-        chart_events.insert_for_new_study(session, study_id)  # the charts' copy of its CT events
+    if not header_rows_written:
+        patient = {"study_fk": study_id, **_patient_values(report, policy)}
+        session.execute(store_statements.statement(session, "new_patient"), patient)
+        study_totals.insert_for_new_study(session, study_id, study_totals.of_new_report(report, row, modality))
+    if isinstance(report, records.CtDoseReport):  # the charts' copy of its CT events
+        study = {
+            "id": study_id,
+            "modality": modality,
+            "study_date": report.study.study_date,
+            "equipment_id": equipment_id,
+        }
+        chart_events.insert_for_new_study(session, study, row)
     return IngestResult(Outcome.IMPORTED, study_id)
 
 
@@ -288,15 +311,14 @@ class _EquipmentKey:
     user_defined_modality: str | None
 
 
-def _equipment(session: Session, equipment: records.Equipment) -> _EquipmentKey:
-    """The equipment row for these 8 fields, created on first sight (race-safe by its unique hash)."""
-    identity = {"identity": equipment_identity_hash(equipment)}
+def _equipment(session: Session, equipment: records.Equipment, identity_hash: str) -> _EquipmentKey:
+    """The equipment row for these 8 fields (``identity_hash``), which ``object_lookup`` did not
+    find: created on first sight (race-safe by its unique hash), or the row another worker has
+    just created."""
+    identity = {"identity": identity_hash}
     lookup = store_statements.statement(session, "equipment_key")
-    existing = session.execute(lookup, identity).one_or_none()
-    if existing is not None:
-        return _EquipmentKey(*existing)
     values = dict(
-        identity_hash=identity["identity"],
+        identity_hash=identity_hash,
         manufacturer=equipment.manufacturer,
         institution_name=equipment.institution_name,
         station_name=equipment.station_name,
@@ -316,11 +338,16 @@ def _new_study(
     report: DoseReport,
     equipment: _EquipmentKey,
     policy: identifiable_data.IdentifiableDataPolicy,
-) -> int | None:
-    """Insert the report's study with its header and return its id; None if the study exists.
+    row: Any,
+    modality: str,
+) -> tuple[int | None, bool]:
+    """Insert the report's study with its header and return its id (None if the study exists),
+    and whether its patient and totals rows went in with it.
 
     ``INSERT .. ON CONFLICT DO NOTHING``: of two workers inserting one study, one creates it and
     the other waits for that transaction, then finds the study stored (and loads it below).
+    On PostgreSQL, a dose report's study takes its patient and totals rows along in the same
+    statement (``store_statements.new_study_with_patient_and_totals``): two round trips fewer.
     """
     timestamp = now()
     values = dict(
@@ -329,7 +356,16 @@ def _new_study(
         updated_at=timestamp,
         **_study_header_values(report, equipment, policy),
     )
-    return session.execute(store_statements.statement(session, "new_study"), values).scalar_one_or_none()
+    # A dose report's totals are known before it is stored; an image's come with its image report.
+    if row is None or session.get_bind().dialect.name != "postgresql":
+        statement = store_statements.statement(session, "new_study")
+        return session.execute(statement, values).scalar_one_or_none(), False
+    patient = _patient_values(report, policy)
+    totals_values = asdict(study_totals.of_new_report(report, row, modality))
+    statement = store_statements.new_study_with_patient_and_totals(tuple(values), tuple(patient), tuple(totals_values))
+    values.update({f"patient_{name}": value for name, value in patient.items()})
+    values.update({f"totals_{name}": value for name, value in totals_values.items()})
+    return session.execute(statement, values).scalar_one_or_none(), True
 
 
 def _locked_study(session: Session, report: DoseReport) -> model.Study:
@@ -521,9 +557,7 @@ def _replace_study_content(
         session.execute(delete(table).where(table.study_fk == study_id))
     results = []
     for report, orthanc_id, source in reports:
-        results.append(_store_report(session, report, orthanc_id))
-        if source is not None:
-            session.execute(delete(model.RejectedObject).where(model.RejectedObject.source == source))
+        results.append(_store_report(session, report, orthanc_id, source))
     remaining = select(model.ProcessedObject.id).where(model.ProcessedObject.study_fk == study_id).limit(1)
     if session.scalar(remaining) is None:
         # Every object now belongs to another study (its Study Instance UID reads differently):
