@@ -173,29 +173,31 @@ _EVENTS = (
     )
     + f" FROM ct_irradiation_event e WHERE {_in_batch('e.ct_radiation_dose_fk')} ORDER BY e.id"
 )  # fmt: skip
+#: S1 and S2 of ``ct_layout.EVENT_COLUMNS`` as one text per event: its first two sources by id.
 _SOURCES = (
-    "SELECT x.event_fk, "
+    "SELECT event_fk, values[1] || ',' || COALESCE(values[2], ',,,,'), is_beyond FROM "
+    "(SELECT x.event_fk, array_agg("
     + fields(
         text("x.identification"), number("x.kvp_kv"), number("x.maximum_xray_tube_current_ma"),
         number("x.xray_tube_current_ma"), number("x.exposure_time_per_rotation_s"),
     )
-    + ", "
+    + " ORDER BY x.id) AS values, bool_or("
     + beyond("x.kvp_kv", "x.maximum_xray_tube_current_ma", "x.xray_tube_current_ma", "x.exposure_time_per_rotation_s")
-    + f" FROM ct_xray_source x WHERE {_in_batch('x.event_fk')} ORDER BY x.id"
+    + f") AS is_beyond FROM ct_xray_source x WHERE {_in_batch('x.event_fk')} GROUP BY x.event_fk) AS sources"
 )  # fmt: skip
-_NO_SOURCE = ",,,,"
+_NO_SOURCES = ",,,,,,,,,"
 
 
 @dataclass
 class CtCsvBatch:
     """A batch as texts: the header per study, the dose reports, and per dose report its events
-    (id, DLP, values up to DLP, modulation type, comment), with the sources' texts per event; and
+    (id, DLP, values up to DLP, modulation type, comment), with the sources' text per event; and
     the values of the studies the portable path writes (a number beyond ``BEYOND``)."""
 
     headers: dict[int, str]
     doses: Sequence[tuple[int, int, float | None, str | None]]
     events: dict[int, list[tuple[int, float | None, str, str, str]]]
-    sources: dict[int, list[str]]
+    sources: dict[int, str]
     checks: dict[int, model.CtDoseCheck]
     portable: dict[int, list[Any]]
 
@@ -205,7 +207,7 @@ def read_ct_csv(session: Session, study_ids: Sequence[int], patient: PatientData
     cursor: the texts need no SQLAlchemy row or type processing."""
     cursor = session.connection().connection.cursor()
     events: dict[int, list[Any]] = defaultdict(list)
-    sources: dict[int, list[str]] = defaultdict(list)
+    sources: dict[int, str] = {}
     checks: dict[int, model.CtDoseCheck] = {}
     beyond_studies: set[int] = set()
     beyond_doses: set[int] = set()
@@ -232,7 +234,7 @@ def read_ct_csv(session: Session, study_ids: Sequence[int], patient: PatientData
                 event_ids = [row[0] for row in rows]
                 cursor.execute(_SOURCES, _batch(event_ids))
                 for event_id, values, is_beyond in cursor.fetchall():
-                    sources[event_id].append(values)
+                    sources[event_id] = values
                     if is_beyond:
                         beyond_doses.add(dose_of[event_id])
                 found = session.scalars(
@@ -269,7 +271,7 @@ def ct_csv_lines(batch: Sequence[int], found: CtCsvBatch) -> list[str | int]:
     by_study: dict[int, list[Any]] = defaultdict(list)
     for dose in found.doses:
         by_study[dose[1]].append(dose)
-    sources, checks, portable = found.sources, found.checks, found.portable
+    sources_get, checks, portable = found.sources.get, found.checks, found.portable
     lines: list[str | int] = []
     for study_id in batch:
         header = found.headers.get(study_id)
@@ -284,17 +286,10 @@ def ct_csv_lines(batch: Sequence[int], found: CtCsvBatch) -> list[str | int]:
         blocks: list[str] = []
         for dose_id, _, dose_dlp, dose_comment in by_study.get(study_id, ()):
             dose_events = found.events.get(dose_id, ())
-            dlp = add_report_dlp(dlp, dose_dlp, (event[1] for event in dose_events))
+            dlp = add_report_dlp(dlp, dose_dlp, [event[1] for event in dose_events] if dose_dlp is None else ())
             comment = joined_comment(comment, dose_comment)
             for event_id, _, values, modulation, event_comment in dose_events:
-                texts = sources.get(event_id)
-                if texts is None:
-                    source_values = f"{_NO_SOURCE},{_NO_SOURCE}"
-                elif len(texts) == 1:
-                    source_values = f"{texts[0]},{_NO_SOURCE}"
-                else:
-                    source_values = f"{texts[0]},{texts[1]}"
-                check = csv_value(dose_check_details(checks[event_id])) if event_id in checks else ""
-                blocks.append(f"{values},{source_values},{modulation},{check},{event_comment}")
+                check = csv_value(dose_check_details(checks[event_id])) if checks and event_id in checks else ""
+                blocks.append(f"{values},{sources_get(event_id, _NO_SOURCES)},{modulation},{check},{event_comment}")
         lines.append(",".join([header, csv_value(comment), str(len(blocks)), csv_value(dlp), *blocks]))
     return lines

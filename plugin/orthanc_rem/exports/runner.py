@@ -183,7 +183,7 @@ def run_export(
         protocols = layout.protocols(session, study_ids) if request.format == ExportFormat.XLSX else []
     if request.format == ExportFormat.NHSBSP:
         writer: _Writer = _NhsbspWriter(output, request)
-    elif request.format == ExportFormat.CSV and layout is CT and on_postgresql and formatted_by_postgresql:
+    elif request.format == ExportFormat.CSV and layout.modality == "CT" and on_postgresql and formatted_by_postgresql:
         writer = _CtCsvTextWriter(output, request, layout, most_blocks or 0)
     elif request.format == ExportFormat.CSV:
         writer = _CsvWriter(output, request, layout, most_blocks or 0)
