@@ -127,7 +127,9 @@ def read_batches(
 
     Reading the next batch in a second thread while this one is written gained nothing measurable
     on the 2-core machine (the reads' row building holds the interpreter lock), and it would read a
-    study before an earlier batch is written, so the loop stays plain. The garbage collector runs
+    study before an earlier batch is written, so the loop stays plain. (A CT CSV on PostgreSQL,
+    ``ct_csv_postgres``, now spends most of its read waiting for the server's formatting, which a
+    read ahead could overlap with the joining: not tried yet.) The garbage collector runs
     only every ``COLLECT_EVERY`` batches (for the whole process: other threads' cycles wait as
     long): a batch makes some hundred thousand short-lived lists and rows and no reference cycle,
     and the collector's scans of them were a third of a CSV export's CPU time.
