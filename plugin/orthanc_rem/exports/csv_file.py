@@ -54,6 +54,13 @@ class CsvExport:
             for row in rows:
                 self.row(row)
 
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Rows already in CSV text (``ct_csv_postgres``), without their line ends."""
+        if lines:
+            self._file.write("\r\n".join(lines))
+            self._file.write("\r\n")
+            self.rows += len(lines)
+
     def note(self, message: str) -> None:
         self._writer.writerow([message])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -95,13 +95,8 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
     for dose in doses:
         study = studies.setdefault(dose.study_fk, StudyDose(values=[None]))
         dose_events = by_dose[dose.id]
-        # As ``study_document.dose_report_dlp_mgycm``: a report without a total counts its events.
-        known = [e.dlp_mgycm for e in dose_events if e.dlp_mgycm is not None]
-        dlp = dose.dlp_total_mgycm if dose.dlp_total_mgycm is not None else (sum(known) if known else None)
-        if dlp is not None:
-            study.values[0] = (study.values[0] or 0.0) + dlp
-        if dose.comment:
-            study.comment = f"{study.comment}; {dose.comment}" if study.comment else dose.comment
+        study.values[0] = add_report_dlp(study.values[0], dose.dlp_total_mgycm, (e.dlp_mgycm for e in dose_events))
+        study.comment = joined_comment(study.comment, dose.comment)
         blocks, events_by_protocol = study.blocks, study.events
         for event in dose_events:
             values = _event_values(event, sources.get(event[0], ()), checks.get(event[0]) if checks else None)
@@ -110,6 +105,24 @@ def read_ct(session: Session, study_ids: Sequence[int]) -> dict[int, StudyDose]:
     for study in studies.values():
         study.number_of_events = len(study.events)
     return studies
+
+
+def add_report_dlp(
+    study_dlp: float | None, report_dlp: float | None, event_dlps: Iterable[float | None]
+) -> float | None:
+    """The study's DLP total with one more dose report's: as ``study_document.dose_report_dlp_mgycm``,
+    a report without a total counts its events' DLPs (continued studies have several reports)."""
+    if report_dlp is None:
+        known = [dlp for dlp in event_dlps if dlp is not None]
+        report_dlp = sum(known) if known else None
+    return study_dlp if report_dlp is None else (study_dlp or 0.0) + report_dlp
+
+
+def joined_comment(study_comment: str | None, report_comment: str | None) -> str | None:
+    """Study Comments: each dose report's comment, '; '-separated."""
+    if not report_comment:
+        return study_comment
+    return f"{study_comment}; {report_comment}" if study_comment else report_comment
 
 
 _NO_SOURCE: tuple[None, ...] = (None,) * 5

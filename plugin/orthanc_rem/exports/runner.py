@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orthanc_rem.exports import nhsbsp
+from orthanc_rem.exports import ct_csv_postgres, nhsbsp
 from orthanc_rem.exports.columns import PatientData
 from orthanc_rem.exports.csv_file import CsvExport
 from orthanc_rem.exports.ct_layout import CT
@@ -127,7 +127,9 @@ def read_batches(
 
     Reading the next batch in a second thread while this one is written gained nothing measurable
     on the 2-core machine (the reads' row building holds the interpreter lock), and it would read a
-    study before an earlier batch is written, so the loop stays plain. The garbage collector runs
+    study before an earlier batch is written, so the loop stays plain. (A CT CSV on PostgreSQL,
+    ``ct_csv_postgres``, now spends most of its read waiting for the server's formatting, which a
+    read ahead could overlap with the joining: not tried yet.) The garbage collector runs
     only every ``COLLECT_EVERY`` batches (for the whole process: other threads' cycles wait as
     long): a batch makes some hundred thousand short-lived lists and rows and no reference cycle,
     and the collector's scans of them were a third of a CSV export's CPU time.
@@ -163,9 +165,16 @@ def run_export(
     output: Path,
     progress: Progress | None = None,
     should_abort: Callable[[], bool] | None = None,
+    *,
+    formatted_by_postgresql: bool = True,
 ) -> ExportResult:
-    """Write the studies ``selection`` (a ``SELECT`` of study ids) picks to ``output``."""
+    """Write the studies ``selection`` (a ``SELECT`` of study ids) picks to ``output``.
+
+    A CT CSV on PostgreSQL has its values formatted by the server (``ct_csv_postgres``) unless
+    ``formatted_by_postgresql`` is false: the portable path, which the tests and the benchmark
+    compare it with."""
     with sessions() as session:
+        on_postgresql = session.get_bind().dialect.name == "postgresql"
         subquery = selection.subquery()
         study_ids = select(subquery.c[0])
         ids = list(session.connection().execute(study_ids.order_by(subquery.c[0])).scalars())
@@ -176,6 +185,8 @@ def run_export(
         protocols = layout.protocols(session, study_ids) if request.format == ExportFormat.XLSX else []
     if request.format == ExportFormat.NHSBSP:
         writer: _Writer = _NhsbspWriter(output, request)
+    elif request.format == ExportFormat.CSV and layout.modality == "CT" and on_postgresql and formatted_by_postgresql:
+        writer = _CtCsvTextWriter(output, request, layout, most_blocks or 0)
     elif request.format == ExportFormat.CSV:
         writer = _CsvWriter(output, request, layout, most_blocks or 0)
     else:
@@ -265,6 +276,27 @@ class _CsvWriter(_StudyRows):
 
     def discard(self) -> None:
         self.file.close()
+
+
+class _CtCsvTextWriter(_CsvWriter):
+    """The CSV of ``_CsvWriter`` from the texts PostgreSQL formats (``ct_csv_postgres``)."""
+
+    def read(self, session: Session, batch: Sequence[int]) -> ct_csv_postgres.CtCsvBatch:  # type: ignore[override]
+        return ct_csv_postgres.read_ct_csv(session, batch, self.request.patient)
+
+    def write(self, batch: Sequence[int], found: ct_csv_postgres.CtCsvBatch) -> int:  # type: ignore[override]
+        missing = 0
+        lines: list[str] = []
+        for line in ct_csv_postgres.ct_csv_lines(batch, found):
+            if type(line) is str:
+                lines.append(line)
+                continue
+            self.file.write_lines(lines)
+            lines.clear()
+            self.file.note(missing_study_message(int(line)))
+            missing += 1
+        self.file.write_lines(lines)
+        return missing
 
 
 class _XlsxWriter(_StudyRows):
