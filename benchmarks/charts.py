@@ -20,6 +20,8 @@ and on what else runs on it; compare runs made on the same machine.
 
     .venv/bin/python benchmarks/charts.py --studies 100000
     .venv/bin/python benchmarks/charts.py                     # 1M studies, 5M events
+    .venv/bin/python benchmarks/charts.py --keep charts_1m    # the same, database kept; then
+    .venv/bin/python benchmarks/charts.py --database-url postgresql+psycopg2://postgres@127.0.0.1:5432/charts_1m
 """
 
 from __future__ import annotations
