@@ -20,6 +20,8 @@ and on what else runs on it; compare runs made on the same machine.
 
     .venv/bin/python benchmarks/charts.py --studies 100000
     .venv/bin/python benchmarks/charts.py                     # 1M studies, 5M events
+    .venv/bin/python benchmarks/charts.py --keep charts_1m    # the same, database kept; then
+    .venv/bin/python benchmarks/charts.py --database-url postgresql+psycopg2://postgres@127.0.0.1:5432/charts_1m
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import browse  # noqa: E402  (puts the repository's folders on sys.path)
-from database_fixtures import postgres_available, scratch_postgres_url  # noqa: E402
+from database_fixtures import _admin, postgres_available, scratch_postgres_url  # noqa: E402
 from orthanc_rem import chart_events, charts, database, model  # noqa: E402
 from orthanc_rem.charts import sources  # noqa: E402
 from orthanc_rem.charts import statistics as chart_statistics  # noqa: E402
@@ -179,6 +182,14 @@ def measure(url: str, folder: str, options: argparse.Namespace) -> None:
     database.dispose_all()
 
 
+def kept_postgres_url(name: str) -> Iterator[str]:
+    """A new database that outlives the run: a 1M load takes minutes, measuring again does not."""
+    _admin(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+    print(f"  kept: --database-url {url}", flush=True)
+    yield url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", type=int, default=1_000_000)
@@ -188,6 +199,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="measure a database loaded by an earlier run (kept) instead")
     parser.add_argument("--skip-api", action="store_true", help="only the before/after comparison")
     parser.add_argument("--dose-tree", action="store_true", help="also time the rows joined from the dose tree")
+    parser.add_argument("--keep", metavar="NAME", help="load into database NAME and keep it (for --database-url)")
     options = parser.parse_args()  # fmt: skip
     if not postgres_available():
         raise SystemExit("PostgreSQL is not reachable at 127.0.0.1:5432")
@@ -196,7 +208,7 @@ def main() -> None:
         if options.database_url:
             measure(options.database_url, folder, options)
             return
-        for url in scratch_postgres_url():
+        for url in kept_postgres_url(options.keep) if options.keep else scratch_postgres_url():
             database.upgrade_schema(url)
             seconds = browse.load(url, options.studies)
             events = options.studies * EVENTS_PER_STUDY

@@ -107,6 +107,37 @@ def test_groups_of_one_name_merge_with_their_medians(client, store, sessions, mo
         ("Spiral", "Shared room"): 5, ("SPIRAL", "Shared room"): 1, ("Blank", "Shared room"): 2}  # fmt: skip
 
 
+@pytest.mark.parametrize("series", ["yes", "no"])
+def test_medians_of_filtered_studies_when_postgresql_counts_buckets_first(client, store, monkeypatch,
+                                                                          series):  # type: ignore[no-untyped-def]  # fmt: skip
+    """The middle values are read back from the (protocol, system, value) indexes with the list's
+    filters: dates (tested on the indexes' included columns) and any other filter (through the
+    studies); a blank protocol and CTDIvol too. Forced through PostgreSQL's bucketed median."""
+    monkeypatch.setattr(chart_statistics, "BUCKETED_FROM", 0)
+    year = dt.date(2023, 5, 1)
+    store(study(1, "Chest", [10.0, 40.0, 20.0], protocol="Helical", study_date=year, institution="North"))
+    store(study(2, "Head", [30.0], protocol="Helical", study_date=year, institution="South"))
+    store(study(3, "Head", [1000.0, 2000.0], protocol="Helical", study_date=dt.date(2022, 5, 1)))
+    store(study(4, "Head", [3.0, 1.0, 2.0], protocol=None, study_date=year))
+    options = f"series_per_system={series}&average=both"
+
+    def medians(path: str) -> dict[str, Any]:
+        return {item["category"]: (item["n"], item["median"]) for item in chart(client, f"{path}&{options}")["data"]}
+
+    # Helical: 10, 20, 30, 40, 1000, 2000 (the systems merged without a series per system).
+    everything = medians("dlp-per-acquisition-protocol?")
+    assert everything["Blank"] == (3, 2.0)
+    if series == "no":
+        assert everything["Helical"] == (6, 35.0)
+    one_year = medians("dlp-per-acquisition-protocol?date_from=2023-01-01&date_until=2023-12-31")
+    assert one_year["Blank"] == (3, 2.0)
+    if series == "no":
+        assert one_year["Helical"] == (4, 25.0)  # 10, 20, 30, 40
+    assert medians("dlp-per-acquisition-protocol?study_description=chest") == {"Helical": (3, 20.0)}
+    # Every event of study() has a CTDIvol of 10 mGy.
+    assert medians("ctdivol-per-acquisition-protocol?date_from=2023-01-01")["Blank"] == (3, 10.0)
+
+
 def test_blank_names_are_blank_and_localisers_are_left_out(client, store):  # type: ignore[no-untyped-def]
     topogram = event("1.2.3.9.1", "Topogram", 1.0, 5.0, ct_acquisition_type=TOPOGRAM)
     store(ct_report(9, description="  ", events=(topogram, event("1.2.3.9.2", " ", 10.0, 70.0))))

@@ -65,7 +65,10 @@ def _averages(session: Session, chart: Chart, rows: Select[Any], selection: sour
     subquery = rows.subquery()
     median = options.average != "mean"
     keyed = _narrow_keys(chart, selection, options)
-    data = None if keyed is None else named_groups.averages(session, keyed, options, median)
+    values_of = None
+    if chart.narrow_value is not None:
+        values_of = (sources.ct_chart_event_values(selection, chart.narrow_value), chart.narrow_value)
+    data = None if keyed is None else named_groups.averages(session, keyed, options, median, values_of)
     if data is None:
         data = statistics.grouped_statistics(session, subquery, ["category", "series"], median)
     for item in data:

@@ -4,34 +4,37 @@ Grouping by the category as shown ("Blank" for an empty protocol, trimmed, the s
 name joined from ``equipment``) computes those expressions for each of millions of rows and groups
 by text built per row. Grouped instead by the stored protocol and equipment id, the database does
 only the counting; the few groups (protocols × systems) are then named here, exactly as
-``charts.sources.category`` and ``series`` name them, and groups that get the same name (protocols
-that differ only by surrounding spaces, several equipment ids with one display name) are merged.
+``charts.sources.category`` and ``series`` name them (the case-insensitive option lower-cases the
+few stored protocols in SQL, as ``folded`` does per row), and groups that get the same name
+(protocols that differ only by surrounding spaces or case, several equipment ids with one
+display name) are merged.
 
 n, sums and counts per bucket merge by addition; a median does not. On PostgreSQL the median is the
 bucketed one of ``charts.statistics``: its counts per (group, bucket of ln(value)) merge like n, the
 merged counts say which bucket holds each middle value of the *named* group and its rank there, and
-the second pass ranks the rows of all the stored groups that make up the named one together. So
-the results are those of grouping by the name, medians included. Below
-``statistics.BUCKETED_FROM`` values, and on SQLite (window-function median), the medians are left
-to ``charts.statistics`` over the named rows (the caller's fallback): those are small or local.
+``charts.indexed_medians`` reads that value from the value indexes, the buckets of all the stored
+groups that make up the named one merged. So the results are those of grouping by the name,
+medians included. Below ``statistics.BUCKETED_FROM`` values, and on SQLite (window-function
+median), the medians are left to ``charts.statistics`` over the named rows (the caller's
+fallback): those are small or local.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, Subquery, Text, and_, bindparam, cast, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, Subquery, Text, column, func, select, text, values
 from sqlalchemy.orm import Session
 
 from orthanc_rem import model
-from orthanc_rem.charts import statistics
+from orthanc_rem.charts import indexed_medians, statistics
 from orthanc_rem.charts.options import ChartOptions
 from orthanc_rem.charts.sources import ALL_SYSTEMS, BLANK
+from orthanc_rem.study_filters import folded
 
-#: A stored group: (protocol as stored or lower-cased, equipment id or -1) or (protocol,).
+#: A stored group: (protocol as stored or None, equipment id or None) or (protocol,).
 Stored = tuple[Any, ...]
 Named = tuple[str, str]
 
@@ -46,23 +49,34 @@ class _Group:
     members: list[Stored] = field(default_factory=list)
 
 
-def _namer(session: Session, options: ChartOptions) -> Callable[[Stored], Named]:
+def _namer(session: Session, options: ChartOptions, stored: Iterable[Stored]) -> Callable[[Stored], Named]:
     """(category, series) of a stored group, as ``sources.category`` and ``sources.series`` give them."""
     names: dict[int, str | None] = {}
     if options.series_per_system:
         names = {
             int(id_): name for id_, name in session.execute(select(model.Equipment.id, model.Equipment.display_name))
         }
+    lowered = _folded(session, {group[0] or "" for group in stored}) if options.case_insensitive else {}
 
-    def name(stored: Stored) -> Named:
-        # SQL's trim() removes spaces only; the protocol is already lower-cased in SQL when asked.
-        category = str(stored[0]).strip(" ") or BLANK
+    def name(group: Stored) -> Named:
+        protocol = group[0] or ""
+        # SQL's trim() removes spaces only.
+        category = lowered.get(protocol, protocol).strip(" ") or BLANK
         if not options.series_per_system:
             return category, ALL_SYSTEMS
-        system = names.get(int(stored[1]))  # None: no system, or no display name (COALESCE)
+        system = None if group[1] is None else names.get(int(group[1]))  # None: no system, or no display name
         return category, BLANK if system is None else system
 
     return name
+
+
+def _folded(session: Session, protocols: set[str]) -> dict[str, str]:
+    """Each protocol lower-cased by the database (``study_filters.folded``, as the named rows were)."""
+    if not protocols:
+        return {}
+    stored = values(column("protocol", Text), name="stored").data([(protocol,) for protocol in sorted(protocols)])
+    query = select(stored.c.protocol, folded(stored.c.protocol))
+    return {str(protocol): str(lowered) for protocol, lowered in session.execute(query)}
 
 
 def _keys(session: Session, rows: Subquery) -> list[str]:
@@ -73,43 +87,57 @@ def counts(session: Session, rows: Subquery, options: ChartOptions) -> list[dict
     """``n`` per named group (the frequency charts)."""
     keys = _keys(session, rows)
     key_columns = statistics.group_keys(session, rows, keys)
-    name = _namer(session, options)
+    query = select(*key_columns, func.count().label("n")).group_by(*key_columns)
+    found = [(tuple(row[: len(keys)]), int(row.n)) for row in _parallel(session, query)]
+    name = _namer(session, options, (stored for stored, _n in found))
     merged: dict[Named, int] = {}
-    for row in _parallel(session, select(*key_columns, func.count().label("n")).group_by(*key_columns)):
-        named = name(tuple(row[: len(keys)]))
-        merged[named] = merged.get(named, 0) + int(row.n)
+    for stored, n in found:
+        named = name(stored)
+        merged[named] = merged.get(named, 0) + n
     return [{"category": category, "series": series, "n": n} for (category, series), n in merged.items()]
 
 
-def averages(session: Session, rows: Subquery, options: ChartOptions, median: bool) -> list[dict[str, Any]] | None:
+def averages(session: Session, rows: Subquery, options: ChartOptions, median: bool,
+             values_of: tuple[Select[Any], Any] | None = None) -> list[dict[str, Any]] | None:  # fmt: skip
     """n, mean and (with ``median``) the median per named group; None when the median is better
-    left to ``statistics.grouped_statistics`` over the named rows (SQLite, or few values)."""
+    left to ``statistics.grouped_statistics`` over the named rows (SQLite, or few values).
+    ``values_of``: the filtered rows' values and the ``ct_chart_event`` column they are
+    (``sources.ct_chart_event_values``), where the medians are read from the value index."""
     postgres = statistics.dialect(session) == "postgresql"
-    if median and not (postgres and statistics.MEDIAN_BY_BUCKETS):
+    if median and not (postgres and statistics.MEDIAN_BY_BUCKETS and values_of is not None):
         return None
     keys = _keys(session, rows)
     key_columns = statistics.group_keys(session, rows, keys)
-    name = _namer(session, options)
-    groups: dict[Named, _Group] = {}
     if median:
-        bucket = _bucket(rows)
+        bucket = indexed_medians.bucket_of(rows.c.value)
         query = select(*key_columns, bucket.label("bucket"), func.count().label("n"),
                        func.sum(rows.c.value).label("total")).group_by(*key_columns, bucket)  # fmt: skip
     else:
         query = select(*key_columns, func.count().label("n"), func.sum(rows.c.value).label("total"))
         query = query.group_by(*key_columns)
+    stored_groups: dict[Stored, _Group] = {}  # ~30,000 rows with buckets: add them up per stored group first
+    width = len(keys)
     for row in _parallel(session, query):
-        stored = tuple(row[: len(keys)])
-        group = groups.setdefault(name(stored), _Group())
-        group.n += int(row.n)
-        group.total += float(row.total)
-        if stored not in group.members:
-            group.members.append(stored)
+        stored, (*bucket, n, total) = tuple(row[:width]), row[width:]
+        group = stored_groups.get(stored)
+        if group is None:
+            group = stored_groups[stored] = _Group(members=[stored])
+        group.n += int(n)
+        group.total += float(total)
         if median:
-            group.buckets[int(row.bucket)] = group.buckets.get(int(row.bucket), 0) + int(row.n)
+            group.buckets[int(bucket[0])] = int(n)
+    name = _namer(session, options, stored_groups)
+    groups: dict[Named, _Group] = {}
+    for stored, part in stored_groups.items():
+        group = groups.setdefault(name(stored), _Group())
+        group.n += part.n
+        group.total += part.total
+        group.members.append(stored)
+        for number, n in part.buckets.items():
+            group.buckets[number] = group.buckets.get(number, 0) + n
     if median and sum(group.n for group in groups.values()) < statistics.BUCKETED_FROM:
         return None
-    medians = _medians(session, rows, keys, groups) if median else {}
+    medians = _medians(session, groups, values_of, options.series_per_system) if values_of is not None else {}
     return [
         {"category": category, "series": series, "n": group.n, "mean": group.total / group.n,
          "median": medians.get((category, series))}
@@ -135,49 +163,23 @@ def _parallel(session: Session, query: Any) -> list[Any]:
     return rows
 
 
-def _bucket(rows: Subquery) -> Any:
-    """The bucket of ``charts.statistics``' median: floor(ln(value) × 64); the values are above zero."""
-    return cast(func.floor(func.ln(rows.c.value) * statistics.BUCKETS_PER_E), Integer)
-
-
-def _medians(session: Session, rows: Subquery, keys: list[str], groups: dict[Named, _Group]) -> dict[Named, float]:
-    """The median of each named group: which bucket holds each middle rank (from the merged counts),
-    then one scan that ranks, per target, the rows of all the group's stored groups in that bucket."""
-    targets: list[tuple[Named, int, int]] = []  # (named group, bucket, rank inside the bucket)
+def _medians(session: Session, groups: dict[Named, _Group], values_of: tuple[Select[Any], Any],
+             per_system: bool) -> dict[Named, float]:  # fmt: skip
+    """The median of each named group: which bucket holds each middle rank (from the merged
+    counts), then those values read from the value index (``charts.indexed_medians``)."""
+    targets: list[tuple[Named, indexed_medians.Target]] = []
     for named, group in groups.items():
         ordered = sorted(group.buckets.items())
         for rank in sorted({(group.n + 1) // 2, (group.n + 2) // 2}):
             below = 0
             for number, n in ordered:
                 if rank <= below + n:
-                    targets.append((named, number, rank - below))
+                    targets.append((named, indexed_medians.Target(tuple(group.members), number, rank - below)))
                     break
                 below += n
-    # One row per (target, stored group of its named group): the place says which target it is.
-    places, protocols, systems, buckets, wanted = [], [], [], [], []
-    for place, (named, number, rank) in enumerate(targets, start=1):
-        for stored in groups[named].members:
-            places.append(place)
-            protocols.append(str(stored[0]))
-            systems.append(int(stored[1]) if len(keys) > 1 else -1)
-            buckets.append(number)
-            wanted.append(rank)
-    table = func.unnest(
-        bindparam("places", places, type_=ARRAY(Integer)), bindparam("protocols", protocols, type_=ARRAY(Text)),
-        bindparam("systems", systems, type_=ARRAY(Integer)), bindparam("buckets", buckets, type_=ARRAY(Integer)),
-        bindparam("ranks", wanted, type_=ARRAY(Integer)),
-    ).table_valued("place", "protocol", "system", "bucket", "wanted").render_derived(name="targets")  # fmt: skip
-    matches = [rows.c.protocol == table.c.protocol, _bucket(rows) == table.c.bucket]
-    if len(keys) > 1:
-        matches.append(rows.c.system == table.c.system)
-    ranked = (
-        select(table.c.place, table.c.wanted, rows.c.value,
-               func.row_number().over(partition_by=table.c.place, order_by=rows.c.value).label("rank"))
-        .select_from(rows.join(table, and_(*matches)))
-    ).subquery()  # fmt: skip
-    query = select(ranked.c.place, ranked.c.value).where(ranked.c.rank == ranked.c.wanted)
-    found = {int(place): float(value) for place, value in session.execute(query)}
+    query, value = values_of
+    found = indexed_medians.values_at(session, query, value, [target for _named, target in targets], per_system)
     middles: dict[Named, list[float]] = {}
-    for place, (named, _number, _rank) in enumerate(targets, start=1):
-        middles.setdefault(named, []).append(found[place])
+    for (named, _target), middle in zip(targets, found, strict=True):
+        middles.setdefault(named, []).append(middle)
     return {named: sum(values) / len(values) for named, values in middles.items()}

@@ -89,19 +89,27 @@ def ct_chart_events(filtered: Selection, options: ChartOptions, value: Any) -> S
 
 
 def ct_chart_event_keys(filtered: Selection, options: ChartOptions, value: Any) -> Select[Any]:
-    """The rows of :func:`ct_chart_events` as stored, not named: ``protocol`` (the stored text, ''
-    for none; lower-cased when categories are case-insensitive), ``system`` (the equipment id, -1
-    for none; only with a series per system) and ``value``. ``charts.named_groups`` groups these and
-    names the few groups afterwards, so that no row is trimmed or joined to its system's name."""
+    """The rows of :func:`ct_chart_events` as stored, not named: ``protocol`` (the stored text or
+    NULL), ``system`` (the equipment id or NULL; only with a series per system) and ``value``.
+    ``charts.named_groups`` groups these and names the few groups afterwards, so that no row is
+    trimmed, lower-cased or joined to its system's name; the stored keys are also what the
+    ``ct_chart_event`` value indexes start with (``charts.indexed_medians``)."""
     rows = model.CtChartEvent
-    protocol: Any = func.coalesce(rows.acquisition_protocol, "")
-    if options.case_insensitive:
-        protocol = folded(protocol)
-    columns: list[Any] = [protocol.label("protocol")]
+    columns: list[Any] = [rows.acquisition_protocol.label("protocol")]
     if options.series_per_system:
-        columns.append(func.coalesce(rows.equipment_id, -1).label("system"))
-    query = select(*columns, cast(value, Float).label("value")).where(_present(value), rows.localiser.is_(False))
-    return narrowed_to(query, filtered)
+        columns.append(rows.equipment_id.label("system"))
+    return narrowed_to(select(*columns, cast(value, Float).label("value")).where(*_acquired(value)), filtered)
+
+
+def _acquired(value: Any) -> list[ColumnElement[bool]]:
+    """The ``ct_chart_event`` rows the acquisition charts count: a non-zero value, no localiser."""
+    return [_present(value), model.CtChartEvent.localiser.is_(False)]
+
+
+def ct_chart_event_values(filtered: Selection, value: Any) -> Select[Any]:
+    """``value`` of the rows of :func:`ct_chart_event_keys`, without keys: what a median reads
+    from the value index of one protocol and system (``charts.indexed_medians`` adds them)."""
+    return narrowed_to(select(value.label("value")).where(*_acquired(value)), filtered)
 
 
 def narrowed_to(query: Select[Any], filtered: Selection) -> Select[Any]:
