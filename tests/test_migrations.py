@@ -86,7 +86,7 @@ def test_upgrading_removes_the_empty_studies_earlier_versions_left(database_url_
 
 
 def test_upgrading_keeps_the_file_of_a_size_import_that_has_not_run(database_url_unmigrated):
-    """Migration 0024 moves an uploaded size file out of the job's row into its own table."""
+    """Migration 0022 moves an uploaded size file out of the job's row into its own table."""
     from alembic import command
     from sqlalchemy import text
 

@@ -4,16 +4,16 @@ The job's row is updated at every progress step (and read by every poll of the s
 SQLite rewrites a row whole, so with the file in it each step rewrote the file: a 200,000-row
 file took 132 s where 20,000 rows took 3 s. Files of jobs that have not ended move over.
 
-Revision ID: 0024
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-02 11:40:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0024'
-down_revision = '0020'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
