@@ -17,7 +17,6 @@ import argparse
 import logging
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,15 +30,12 @@ sys.path.insert(0, str(REPO / "plugin"))
 
 import pydicom  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from werkzeug.exceptions import NotFound  # noqa: E402
-from werkzeug.middleware.dispatcher import DispatcherMiddleware  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
 
 from browser import CHROMIUM, FLAGS  # noqa: E402
 from orthanc_rem import database, model, users  # noqa: E402
 from orthanc_rem.config import Settings  # noqa: E402
 from orthanc_rem.ingest import ingest_object  # noqa: E402
-from web_clients import PASSWORD, add_user, browser_app  # noqa: E402
+from web_clients import PASSWORD, add_user, browser_app, served_under_rem  # noqa: E402
 
 CORPUS = REPO / "tests" / "corpus" / "dicom"
 FOLDER = REPO / "docs" / "screenshots"
@@ -98,14 +94,8 @@ def served(url: str, data_dir: Path) -> Iterator[str]:
     """The dose browser on a free loopback port under /rem; yields its base URL."""
     settings = Settings(data_dir=data_dir, database_url=url, queue_url=f"sqlite:///{data_dir / 'queue.sqlite'}")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    app = browser_app(settings, database.session_factory(url))
-    server = make_server("127.0.0.1", 0, DispatcherMiddleware(NotFound(), {"/rem": app}), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/rem"
-    finally:
-        server.shutdown()
+    with served_under_rem(browser_app(settings, database.session_factory(url))) as base_url:
+        yield base_url
 
 
 def take(base: str, ids: dict[str, int], folder: Path, only: set[str]) -> list[Path]:

@@ -139,18 +139,23 @@ def logged_in_wsgi(settings: Settings, sessions: sessionmaker[Session], groups: 
 
 
 @contextlib.contextmanager
-def served_dose_browser(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[str]:
-    """The dose browser on a free loopback port, mounted under /rem as Orthanc serves it, logged in
-    as a user of every group: for headless Chromium, which can only reach a real server. Yields the
-    base URL (``http://127.0.0.1:PORT/rem``)."""
+def served_under_rem(application: Any) -> Iterator[str]:
+    """A WSGI application on a free loopback port, mounted under /rem as Orthanc serves the dose
+    pages (anything else is 404), for headless Chromium, which can only reach a real server.
+    Yields the base URL (``http://127.0.0.1:PORT/rem``)."""
+    from werkzeug.exceptions import NotFound
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
     from werkzeug.serving import make_server
 
-    application = DispatcherMiddleware(lambda env, start: [], {"/rem": logged_in_wsgi(settings, sessions)})
-    server = make_server("127.0.0.1", 0, application, threaded=True)
+    server = make_server("127.0.0.1", 0, DispatcherMiddleware(NotFound(), {"/rem": application}), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/rem"
     finally:
         server.shutdown()
+
+
+def served_dose_browser(settings: Settings, sessions: sessionmaker[Session]) -> contextlib.AbstractContextManager[str]:
+    """The dose browser served by :func:`served_under_rem`, logged in as a user of every group."""
+    return served_under_rem(logged_in_wsgi(settings, sessions))
