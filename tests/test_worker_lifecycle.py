@@ -6,8 +6,6 @@ import base64
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +17,8 @@ from sqlalchemy import select
 
 from orthanc_harness import REPO_ROOT, orthanc_rem_section, running_orthanc
 from orthanc_rem import database, model
-from orthanc_rem.config import load_settings
+from orthanc_rem.config import Settings, load_settings
+from test_job_liveness import worker_pool
 
 
 def test_zero_workers_in_orthanc_json_starts_none():
@@ -129,26 +128,15 @@ def test_a_pool_stopped_while_it_starts_exits_cleanly_without_a_traceback(tmp_pa
     """CI found a KeyboardInterrupt traceback in Orthanc's log: Orthanc stopped 0.4 s after it
     started, and the supervisor's SIGINT (huey's graceful stop) reached the pool while it was
     still importing huey, before huey's consumer had installed its handlers."""
-    env = dict(os.environ) | {
-        "ORTHANC_REM_DATABASE": f"sqlite:///{tmp_path / 'rem.sqlite'}",
-        "ORTHANC_REM_QUEUE": f"sqlite:///{tmp_path / 'queue.sqlite'}",
-        "ORTHANC_REM_DATA": str(tmp_path / "data"),
-        "PYTHONPATH": os.pathsep.join(str(REPO_ROOT / part) for part in ("plugin", "web")),
-    }
-    pool = subprocess.Popen(
-        [sys.executable, "-m", "orthanc_rem.worker", "--workers", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'rem.sqlite'}",
+        queue_url=f"sqlite:///{tmp_path / 'queue.sqlite'}",
     )
-    try:
+    with worker_pool(settings, tmp_path, "pool") as pool:
         time.sleep(delay_s)
         os.killpg(pool.pid, signal.SIGINT)
-        output, _ = pool.communicate(timeout=30)
-    finally:
-        if pool.poll() is None:
-            os.killpg(pool.pid, signal.SIGKILL)
-            pool.wait()
-    assert b"Traceback" not in output, output.decode(errors="replace")
-    assert pool.returncode == 0, output.decode(errors="replace")
+        pool.wait(timeout=30)
+    output = (tmp_path / "pool.log").read_text(errors="replace")
+    assert "Traceback" not in output, output
+    assert pool.returncode == 0, output
